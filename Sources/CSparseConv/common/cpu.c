@@ -1,0 +1,132 @@
+/* CPU feature detection, instruction-set names, aligned memory, threads. */
+#include "internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#if SC_X86
+#include <cpuid.h>
+#endif
+
+static bool cpu_has_avx2(void) {
+#if SC_X86
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+#else
+  return false;
+#endif
+}
+
+static bool cpu_has_avx512(void) {
+#if SC_X86
+  __builtin_cpu_init();
+  return cpu_has_avx2() && __builtin_cpu_supports("avx512f") &&
+         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+         __builtin_cpu_supports("avx512dq");
+#else
+  return false;
+#endif
+}
+
+/* SPARSECONV_MAX_ISA=scalar|avx2|avx512 caps what AUTO picks: a way to check
+   the slower variants of a whole program without rebuilding it. */
+static sc_isa env_cap(void) {
+  const char *v = getenv("SPARSECONV_MAX_ISA");
+  if (!v) return SC_ISA_AVX512;
+  if (strcmp(v, "scalar") == 0) return SC_ISA_SCALAR;
+  if (strcmp(v, "avx2") == 0) return SC_ISA_AVX2;
+  return SC_ISA_AVX512;
+}
+
+sc_isa sc_cpu_isa(void) {
+  sc_isa best = cpu_has_avx512() ? SC_ISA_AVX512 : cpu_has_avx2() ? SC_ISA_AVX2 : SC_ISA_SCALAR;
+  sc_isa cap = env_cap();
+  return best < cap ? best : cap;
+}
+
+bool sc_isa_supported(sc_isa isa) {
+  switch (isa) {
+  case SC_ISA_SCALAR: return true;
+  case SC_ISA_AVX2: return cpu_has_avx2();
+  case SC_ISA_AVX512: return cpu_has_avx512();
+  default: return false;
+  }
+}
+
+const char *sc_isa_name(sc_isa isa) {
+  switch (isa) {
+  case SC_ISA_AUTO: return "auto";
+  case SC_ISA_SCALAR: return "scalar";
+  case SC_ISA_AVX2: return "avx2";
+  case SC_ISA_AVX512: return "avx512";
+  }
+  return "unknown";
+}
+
+const char *sc_cpu_name(void) {
+#if SC_X86
+  static char name[49];
+  static int done = 0;
+  if (!done) {
+    unsigned int regs[12];
+    unsigned int max_ext = __get_cpuid_max(0x80000000u, NULL);
+    if (max_ext >= 0x80000004u) {
+      for (unsigned int i = 0; i < 3; i++)
+        __get_cpuid(0x80000002u + i, &regs[4 * i], &regs[4 * i + 1], &regs[4 * i + 2], &regs[4 * i + 3]);
+      memcpy(name, regs, 48);
+      name[48] = 0;
+      char *s = name; /* trim leading and trailing blanks */
+      while (*s == ' ') s++;
+      memmove(name, s, strlen(s) + 1);
+      for (size_t n = strlen(name); n > 0 && name[n - 1] == ' '; n--) name[n - 1] = 0;
+    } else {
+      strcpy(name, "unknown");
+    }
+    done = 1;
+  }
+  return name;
+#else
+  return "unknown";
+#endif
+}
+
+int sc_openmp_enabled(void) {
+#ifdef _OPENMP
+  return 1;
+#else
+  return 0;
+#endif
+}
+
+int32_t sc_default_threads(void) {
+#ifdef _OPENMP
+  return (int32_t)omp_get_max_threads();
+#else
+  return 1;
+#endif
+}
+
+int32_t sc_resolve_threads(int32_t threads) {
+  if (threads <= 0) return sc_default_threads();
+#ifndef _OPENMP
+  return 1;
+#else
+  return threads;
+#endif
+}
+
+void *sc_aligned_alloc(size_t bytes) {
+  if (bytes == 0) bytes = SC_ALIGNMENT;
+  if (bytes > SIZE_MAX - SC_ALIGNMENT) return NULL;
+  void *p = NULL;
+  if (posix_memalign(&p, SC_ALIGNMENT, sc_round_up(bytes)) != 0) return NULL;
+  return p;
+}
+
+void *sc_aligned_calloc(size_t bytes) {
+  void *p = sc_aligned_alloc(bytes);
+  if (p) memset(p, 0, bytes);
+  return p;
+}
+
+void sc_aligned_free(void *p) { free(p); }

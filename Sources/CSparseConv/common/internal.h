@@ -1,0 +1,109 @@
+/* Internal declarations shared by the kernel families. Not installed. */
+#ifndef SPARSECONV_INTERNAL_H
+#define SPARSECONV_INTERNAL_H
+
+#include "sparseconv.h"
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+#define SC_ALIGNMENT 64
+
+/* Target attributes for per-function ISA variants; no global -march. */
+#if defined(__x86_64__) || defined(__i386__)
+#define SC_X86 1
+#define SC_TARGET_AVX2 __attribute__((target("avx2,fma")))
+#define SC_TARGET_AVX512 __attribute__((target("avx512f,avx512vl,avx512bw,avx512dq,avx2,fma")))
+#else
+#define SC_X86 0
+#define SC_TARGET_AVX2
+#define SC_TARGET_AVX512
+#endif
+
+#define SC_MIN(a, b) ((a) < (b) ? (a) : (b))
+#define SC_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* sc_aligned_alloc / sc_aligned_calloc / sc_aligned_free: see sparseconv.h. */
+
+/* Overflow-checked size arithmetic: return false on overflow. */
+static inline bool sc_mul_size(size_t a, size_t b, size_t *out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+static inline bool sc_add_size(size_t a, size_t b, size_t *out) {
+  return !__builtin_add_overflow(a, b, out);
+}
+/* Round up to a multiple of SC_ALIGNMENT bytes (for carving a workspace). */
+static inline size_t sc_round_up(size_t bytes) {
+  return (bytes + (SC_ALIGNMENT - 1)) & ~(size_t)(SC_ALIGNMENT - 1);
+}
+
+/* Resolved thread count for a run: threads <= 0 -> default. */
+int32_t sc_resolve_threads(int32_t threads);
+
+/* Static split of [0, n) among nthreads: thread t gets [*begin, *end). */
+static inline void sc_split(int64_t n, int nthreads, int t, int64_t *begin, int64_t *end) {
+  int64_t q = n / nthreads, r = n % nthreads;
+  *begin = t * q + SC_MIN((int64_t)t, r);
+  *end = *begin + q + (t < r ? 1 : 0);
+}
+
+/* Applies the fused activation to one value (scalar tails, reference). */
+static inline float sc_activate(float x, sc_activation act) {
+  if (act == SC_ACTIVATION_RELU) return x > 0.0f ? x : 0.0f;
+  if (act == SC_ACTIVATION_RELU6) return x > 0.0f ? (x < 6.0f ? x : 6.0f) : 0.0f;
+  return x;
+}
+
+/* Returns true when isa is usable on this CPU. */
+bool sc_isa_supported(sc_isa isa);
+
+/*
+ * An operator. op.c fills the common fields and validates the description,
+ * then calls the path's init function, which fills the path fields.
+ */
+struct sc_conv_op {
+  /* common, set before init */
+  sc_path path;
+  sc_conv_desc desc;
+  int32_t out_h, out_w;
+  sc_activation activation;
+  sc_isa isa;          /* resolved: never SC_ISA_AUTO */
+  float *bias;         /* [out_channels], zeros when none was given; aligned */
+  bool has_bias;
+
+  /* set by the path's init */
+  void *impl;
+  size_t (*workspace_size)(const sc_conv_op *op, int32_t batch, int32_t threads);
+  /* batch >= 1, threads >= 1 resolved, workspace checked by op.c */
+  sc_status (*run)(const sc_conv_op *op, int32_t batch, const float *input,
+                   float *output, void *workspace, int32_t threads);
+  void (*destroy_impl)(void *impl);
+  int64_t stored_weights;
+  size_t packed_bytes;
+  uint8_t *dead_outputs; /* NULL (none dead) or [out_channels] owned by op */
+};
+
+/*
+ * Path init functions: pack weight (with the optional mask) into op->impl and
+ * set the function pointers. weight, mask are the caller's arrays (read only
+ * during init). On failure they free what they allocated and return a status;
+ * op.c then frees the rest.
+ */
+sc_status sc_dense_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+sc_status sc_depthwise_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+sc_status sc_grouped_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+sc_status sc_block1x2_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+sc_status sc_element_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+
+/* Kept-ness of a weight under an optional mask. */
+static inline bool sc_kept(const float *weight, const uint8_t *mask, size_t i) {
+  return mask ? mask[i] != 0 : weight[i] != 0.0f;
+}
+
+#endif

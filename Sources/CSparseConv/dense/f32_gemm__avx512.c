@@ -1,0 +1,164 @@
+/* AVX-512 microkernels of the dense and grouped paths. */
+#include "gemm.h"
+
+#if SC_X86
+#include <immintrin.h>
+
+/*
+ * The column count is a compile-time constant in each instantiation so that
+ * the 8 × NV accumulators live in registers (24 of the 32 zmm at NV = 3);
+ * weights come in as embedded broadcasts, so one k step costs NV loads and
+ * 8 × NV FMAs.
+ */
+static inline __attribute__((always_inline)) SC_TARGET_AVX512 void
+gemm_8xnv(const int nv, size_t kc, const float *restrict a, const float *restrict b, size_t ldb,
+          float *restrict c, size_t ldc, int mrows, int ncols, const float *restrict bias,
+          int flags) {
+  const __mmask16 tail = (__mmask16)(0xFFFFu >> (16 * nv - ncols));
+  __m512 acc[8][3];
+  if (flags & SC_GEMM_FIRST) {
+    for (int i = 0; i < 8; i++) {
+      __m512 bv = _mm512_set1_ps(bias[i]);
+      for (int v = 0; v < nv; v++) acc[i][v] = bv;
+    }
+  } else {
+    for (int i = 0; i < 8; i++) {
+      if (i < mrows) {
+        for (int v = 0; v < nv; v++)
+          acc[i][v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, c + i * ldc + 16 * v)
+                                  : _mm512_loadu_ps(c + i * ldc + 16 * v);
+      } else {
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
+      }
+    }
+  }
+  for (size_t k = 0; k < kc; k++) {
+    __m512 bv[3];
+    for (int v = 0; v < nv; v++)
+      bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
+    for (int i = 0; i < 8; i++) {
+      __m512 av = _mm512_set1_ps(a[i]);
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    a += 8;
+    b += ldb;
+  }
+  if (flags & SC_GEMM_LAST) {
+    if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+      const __m512 zero = _mm512_setzero_ps();
+      for (int i = 0; i < 8; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_max_ps(acc[i][v], zero);
+    }
+    if (flags & SC_GEMM_RELU6) {
+      const __m512 six = _mm512_set1_ps(6.0f);
+      for (int i = 0; i < 8; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_min_ps(acc[i][v], six);
+    }
+  }
+  for (int i = 0; i < 8; i++) {
+    if (i < mrows) {
+      for (int v = 0; v < nv; v++) {
+        if (v == nv - 1) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, tail, acc[i][v]);
+        else _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
+      }
+    }
+  }
+}
+
+SC_TARGET_AVX512 void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb,
+                                            float *c, size_t ldc, int mrows, int ncols,
+                                            const float *bias, int flags) {
+  if (ncols > 32) gemm_8xnv(3, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+  else if (ncols > 16) gemm_8xnv(2, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+  else gemm_8xnv(1, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+}
+
+/* Lanes [lo, hi) of a 16-lane mask; empty when hi <= lo. */
+static inline __mmask16 lane_range16(int lo, int hi) {
+  if (lo < 0) lo = 0;
+  if (hi > 16) hi = 16;
+  if (hi <= lo) return 0;
+  return (__mmask16)((0xFFFFu >> (16 - hi)) & (0xFFFFu << lo));
+}
+
+/*
+ * Direct convolution for tiny groups: padding is never materialized, the
+ * loads are masked to the valid input columns (a masked-off lane is never
+ * read, so edges cost nothing extra and cannot fault). The masks of one tap
+ * are shared by all input channels of the group.
+ */
+static inline __attribute__((always_inline)) SC_TARGET_AVX512 void
+gconv_4xnv(const int nv, const sc_gconv_args *restrict p, const sc_gconv_tile *restrict t) {
+  __m512 acc[4][6];
+  for (int i = 0; i < 4; i++) {
+    __m512 bv = _mm512_set1_ps(p->bias[i]);
+    for (int v = 0; v < nv; v++) acc[i][v] = bv;
+  }
+  const float *w = p->w;
+  const size_t in_hw = (size_t)p->in_hw;
+  for (int ky = 0; ky < p->kh; ky++) {
+    for (int kx = 0; kx < p->kw; kx++) {
+      const float *base[6];
+      __mmask16 m[6];
+      for (int v = 0; v < nv; v++) {
+        int iy = t->oy[v] * p->stride_h - p->pad_top + ky * p->dil_h;
+        int ix = t->ox[v] - p->pad_left + kx * p->dil_w;
+        if (iy < 0 || iy >= p->in_h) {
+          m[v] = 0;
+          base[v] = p->input;
+        } else {
+          m[v] = lane_range16(-ix, SC_MIN(p->in_w - ix, t->ncol[v]));
+          /* a negative ix only occurs with its low lanes masked off */
+          base[v] = p->input + (ptrdiff_t)iy * p->in_w + ix;
+        }
+      }
+      for (int ic = 0; ic < p->cin_g; ic++) {
+        __m512 x[6];
+        for (int v = 0; v < nv; v++) x[v] = _mm512_maskz_loadu_ps(m[v], base[v] + ic * in_hw);
+        for (int i = 0; i < 4; i++) {
+          __m512 wv = _mm512_set1_ps(w[i]);
+          for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(wv, x[v], acc[i][v]);
+        }
+        w += 4;
+      }
+    }
+  }
+  if (p->flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+    const __m512 zero = _mm512_setzero_ps();
+    for (int i = 0; i < 4; i++)
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_max_ps(acc[i][v], zero);
+  }
+  if (p->flags & SC_GEMM_RELU6) {
+    const __m512 six = _mm512_set1_ps(6.0f);
+    for (int i = 0; i < 4; i++)
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_min_ps(acc[i][v], six);
+  }
+  for (int v = 0; v < nv; v++) {
+    __mmask16 sm = lane_range16(0, t->ncol[v]);
+    float *o = p->output + (size_t)t->oy[v] * p->out_w + t->ox[v];
+    for (int i = 0; i < 4; i++)
+      if (i < p->mrows) _mm512_mask_storeu_ps(o + (size_t)i * p->out_hw, sm, acc[i][v]);
+  }
+}
+
+SC_TARGET_AVX512 void f32_gconv_4x96__avx512(const sc_gconv_args *args, const sc_gconv_tile *tile) {
+  switch (tile->nvec) {
+  case 1: gconv_4xnv(1, args, tile); break;
+  case 2: gconv_4xnv(2, args, tile); break;
+  case 3: gconv_4xnv(3, args, tile); break;
+  case 4: gconv_4xnv(4, args, tile); break;
+  case 5: gconv_4xnv(5, args, tile); break;
+  default: gconv_4xnv(6, args, tile); break;
+  }
+}
+
+#else
+void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                           size_t ldc, int mrows, int ncols, const float *bias, int flags) {
+  (void)kc; (void)a; (void)b; (void)ldb; (void)c; (void)ldc; (void)mrows; (void)ncols;
+  (void)bias; (void)flags;
+}
+void f32_gconv_4x96__avx512(const sc_gconv_args *args, const sc_gconv_tile *tile) {
+  (void)args; (void)tile;
+}
+#endif

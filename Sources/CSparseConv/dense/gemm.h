@@ -1,0 +1,64 @@
+/* Microkernels of the dense and grouped paths (see dense.c for the formats). */
+#ifndef SPARSECONV_DENSE_GEMM_H
+#define SPARSECONV_DENSE_GEMM_H
+
+#include "../common/internal.h"
+
+/* Flags of one microkernel call. */
+#define SC_GEMM_FIRST 1 /* start from the bias instead of loading C */
+#define SC_GEMM_LAST 2  /* apply the activation before the final store */
+#define SC_GEMM_RELU 4
+#define SC_GEMM_RELU6 8
+
+/*
+ * C[mrows × ncols] (+)= A[MR × kc] · B[kc × ncols].
+ *   a:    packed weights, a[k * MR + i] (rows >= mrows are zero padding)
+ *   b:    b[k * ldb + j], j < ncols; read only up to ncols (masked), so b can
+ *         be the caller's input tensor itself
+ *   c:    c[i * ldc + j]; only i < mrows, j < ncols are touched
+ *   bias: MR entries (padded), used with SC_GEMM_FIRST
+ * ncols <= NR of the kernel.
+ */
+typedef void (*sc_gemm_ukernel)(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                                size_t ldc, int mrows, int ncols, const float *bias, int flags);
+
+/* MR = 8, NR = 48 (three zmm along the pixels). */
+void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                           size_t ldc, int mrows, int ncols, const float *bias, int flags);
+/* MR = 6, NR = 16 (two ymm). */
+void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                         size_t ldc, int mrows, int ncols, const float *bias, int flags);
+/* MR = 4, NR = 8. */
+void f32_gemm_4x8__scalar(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                          size_t ldc, int mrows, int ncols, const float *bias, int flags);
+
+/*
+ * Direct convolution for tiny groups (stride_w == 1), one tile of output
+ * pixels for MR output channels of one group.
+ * The tile is a list of nvec pixel vectors; vector v covers output row
+ * oy[v], columns ox[v] .. ox[v] + ncol[v] - 1 (ncol <= vector width).
+ */
+typedef struct sc_gconv_tile {
+  int nvec;
+  int32_t oy[8], ox[8], ncol[8];
+} sc_gconv_tile;
+
+typedef struct sc_gconv_args {
+  const float *input;  /* this image, first input channel of the group */
+  float *output;       /* this image, first output channel of the tile */
+  const float *w;      /* packed: w[((ky * kw + kx) * cin_g + ic) * MR + i] */
+  const float *bias;   /* MR entries, padded */
+  int32_t cin_g, mrows;
+  int32_t in_h, in_w, out_hw, out_w, in_hw;
+  int32_t kh, kw, stride_h, dil_h, dil_w, pad_top, pad_left;
+  int flags; /* SC_GEMM_RELU / SC_GEMM_RELU6 */
+} sc_gconv_args;
+
+/* MR = 4 output channels, up to 6 zmm vectors of 16 pixels. */
+void f32_gconv_4x96__avx512(const sc_gconv_args *args, const sc_gconv_tile *tile);
+/* MR = 4, up to 2 ymm vectors of 8 pixels. */
+void f32_gconv_4x16__avx2(const sc_gconv_args *args, const sc_gconv_tile *tile);
+/* MR = 4, up to 1 vector of 8 pixels. */
+void f32_gconv_4x8__scalar(const sc_gconv_args *args, const sc_gconv_tile *tile);
+
+#endif

@@ -1,0 +1,109 @@
+/*
+ * AVX2+FMA microkernels of the direct sparse convolution (see spconv.c and
+ * f32_spconv_avx512.c). 8 lanes per vector; the pair kernel stops at 6 vectors
+ * (12 accumulators + 2 weights + 1 input of the 16 ymm registers).
+ */
+#include "spconv.h"
+
+#if SC_X86
+#include <immintrin.h>
+
+#define SC_AI __attribute__((always_inline)) inline
+
+/* No compress in AVX2: partial vectors (padded-width columns) go lane by lane. */
+static SC_AI SC_TARGET_AVX2 void store_avx2(__m256 x, const sc_spconv_args *a, int v, float *out,
+                                            __m256 lo, __m256 hi) {
+  if (a->clamp) x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
+  const unsigned m = a->vmask[v];
+  float *o = out + a->voff[v];
+  if (m == 0xFFu) {
+    _mm256_storeu_ps(o, x);
+  } else {
+    float tmp[8];
+    _mm256_storeu_ps(tmp, x);
+    for (int i = 0, j = 0; i < 8; i++)
+      if (m & (1u << i)) o[j++] = tmp[i];
+  }
+}
+
+static SC_AI SC_TARGET_AVX2 __m256i lastmask_avx2(int32_t lastn) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(lastn), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+static SC_AI SC_TARGET_AVX2 void single_avx2(const sc_spconv_args *a, const int T) {
+  __m256 acc[SC_SPCONV_TMAX];
+  const __m256 b = _mm256_set1_ps(a->b0);
+  for (int v = 0; v < T; v++) acc[v] = b;
+  const __m256i lm = lastmask_avx2(a->lastn);
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  for (int64_t k = 0, n = a->nnz; k < n; k++) {
+    const float *ip = in + idx[k];
+    const __m256 wv = _mm256_broadcast_ss(w + k);
+    for (int v = 0; v < T - 1; v++) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 8 * v), wv, acc[v]);
+    acc[T - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(ip + 8 * (T - 1), lm), wv, acc[T - 1]);
+  }
+  const __m256 lo = _mm256_set1_ps(a->lo), hi = _mm256_set1_ps(a->hi);
+  for (int v = 0; v < T; v++) store_avx2(acc[v], a, v, a->out0, lo, hi);
+}
+
+static SC_AI SC_TARGET_AVX2 void pair_avx2(const sc_spconv_args *a, const int T) {
+  __m256 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
+  const __m256 b0 = _mm256_set1_ps(a->b0), b1 = _mm256_set1_ps(a->b1);
+  for (int v = 0; v < T; v++) {
+    acc0[v] = b0;
+    acc1[v] = b1;
+  }
+  const __m256i lm = lastmask_avx2(a->lastn);
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  for (int64_t k = 0, n = a->nnz; k < n; k++) {
+    const float *ip = in + idx[k];
+    const __m256 w0 = _mm256_broadcast_ss(w + 2 * k);
+    const __m256 w1 = _mm256_broadcast_ss(w + 2 * k + 1);
+    for (int v = 0; v < T - 1; v++) {
+      const __m256 x = _mm256_loadu_ps(ip + 8 * v);
+      acc0[v] = _mm256_fmadd_ps(x, w0, acc0[v]);
+      acc1[v] = _mm256_fmadd_ps(x, w1, acc1[v]);
+    }
+    const __m256 x = _mm256_maskload_ps(ip + 8 * (T - 1), lm);
+    acc0[T - 1] = _mm256_fmadd_ps(x, w0, acc0[T - 1]);
+    acc1[T - 1] = _mm256_fmadd_ps(x, w1, acc1[T - 1]);
+  }
+  const __m256 lo = _mm256_set1_ps(a->lo), hi = _mm256_set1_ps(a->hi);
+  for (int v = 0; v < T; v++) store_avx2(acc0[v], a, v, a->out0, lo, hi);
+  for (int v = 0; v < T; v++) store_avx2(acc1[v], a, v, a->out1, lo, hi);
+}
+
+#define SC_DEF(P, T)                                                                         \
+  static SC_TARGET_AVX2 void f32_spconv_##P##x1__avx2(const sc_spconv_args *a) {            \
+    single_avx2(a, T);                                                                       \
+  }                                                                                          \
+  static SC_TARGET_AVX2 void f32_spconv_##P##x2__avx2(const sc_spconv_args *a) {            \
+    pair_avx2(a, T);                                                                         \
+  }
+SC_DEF(8, 1)
+SC_DEF(16, 2)
+SC_DEF(24, 3)
+SC_DEF(32, 4)
+SC_DEF(40, 5)
+SC_DEF(48, 6)
+SC_DEF(56, 7)
+SC_DEF(64, 8)
+#undef SC_DEF
+
+void sc_spconv_kernels_avx2(sc_spconv_kernels *k) {
+  k->lanes = 8;
+  k->tmax_single = 8;
+  k->tmax_pair = 6;
+  k->single[0] = k->pair[0] = 0;
+#define SC_SET(P, T)                                                                         \
+  k->single[T] = f32_spconv_##P##x1__avx2;                                                   \
+  k->pair[T] = f32_spconv_##P##x2__avx2;
+  SC_SET(8, 1) SC_SET(16, 2) SC_SET(24, 3) SC_SET(32, 4)
+  SC_SET(40, 5) SC_SET(48, 6) SC_SET(56, 7) SC_SET(64, 8)
+#undef SC_SET
+}
+#endif

@@ -1,0 +1,106 @@
+/*
+ * AVX-512 microkernels of the direct sparse convolution (see spconv.c).
+ * f32_spconv_<P>x<N>__avx512: P = 16*T output positions (T zmm vectors along
+ * the flattened padded-width output), N = output channels sharing one index.
+ * The pixel tile lives in registers for the whole row; each nonzero costs one
+ * 32-bit index load, N weight broadcasts and T input loads feeding N*T FMAs.
+ */
+#include "spconv.h"
+
+#if SC_X86
+#include <immintrin.h>
+
+#define SC_AI __attribute__((always_inline)) inline
+
+/* Garbage lanes (padded-width columns, the end of the plane) are squeezed out
+   by a register compress, so each vector is one masked store. */
+static SC_AI SC_TARGET_AVX512 void store_avx512(__m512 x, const sc_spconv_args *a, int v,
+                                                float *out, __m512 lo, __m512 hi) {
+  if (a->clamp) x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
+  const unsigned m = a->vmask[v];
+  float *o = out + a->voff[v];
+  if (m == 0xFFFFu) {
+    _mm512_storeu_ps(o, x);
+  } else if (m != 0) {
+    const __mmask16 keep = (__mmask16)((1u << __builtin_popcount(m)) - 1u);
+    _mm512_mask_storeu_ps(o, keep, _mm512_maskz_compress_ps((__mmask16)m, x));
+  }
+}
+
+static SC_AI SC_TARGET_AVX512 void single_avx512(const sc_spconv_args *a, const int T) {
+  __m512 acc[SC_SPCONV_TMAX];
+  const __m512 b = _mm512_set1_ps(a->b0);
+  for (int v = 0; v < T; v++) acc[v] = b;
+  const __mmask16 lm = (__mmask16)((1u << a->lastn) - 1u);
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  for (int64_t k = 0, n = a->nnz; k < n; k++) {
+    const float *ip = in + idx[k];
+    const __m512 wv = _mm512_set1_ps(w[k]);
+    for (int v = 0; v < T - 1; v++) acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(ip + 16 * v), wv, acc[v]);
+    acc[T - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lm, ip + 16 * (T - 1)), wv, acc[T - 1]);
+  }
+  const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
+  for (int v = 0; v < T; v++) store_avx512(acc[v], a, v, a->out0, lo, hi);
+}
+
+static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const int T) {
+  __m512 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
+  const __m512 b0 = _mm512_set1_ps(a->b0), b1 = _mm512_set1_ps(a->b1);
+  for (int v = 0; v < T; v++) {
+    acc0[v] = b0;
+    acc1[v] = b1;
+  }
+  const __mmask16 lm = (__mmask16)((1u << a->lastn) - 1u);
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  for (int64_t k = 0, n = a->nnz; k < n; k++) {
+    const float *ip = in + idx[k];
+    const __m512 w0 = _mm512_set1_ps(w[2 * k]);
+    const __m512 w1 = _mm512_set1_ps(w[2 * k + 1]);
+    for (int v = 0; v < T - 1; v++) {
+      const __m512 x = _mm512_loadu_ps(ip + 16 * v);
+      acc0[v] = _mm512_fmadd_ps(x, w0, acc0[v]);
+      acc1[v] = _mm512_fmadd_ps(x, w1, acc1[v]);
+    }
+    const __m512 x = _mm512_maskz_loadu_ps(lm, ip + 16 * (T - 1));
+    acc0[T - 1] = _mm512_fmadd_ps(x, w0, acc0[T - 1]);
+    acc1[T - 1] = _mm512_fmadd_ps(x, w1, acc1[T - 1]);
+  }
+  const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
+  for (int v = 0; v < T; v++) store_avx512(acc0[v], a, v, a->out0, lo, hi);
+  for (int v = 0; v < T; v++) store_avx512(acc1[v], a, v, a->out1, lo, hi);
+}
+
+#define SC_DEF(P, T)                                                                         \
+  static SC_TARGET_AVX512 void f32_spconv_##P##x1__avx512(const sc_spconv_args *a) {        \
+    single_avx512(a, T);                                                                     \
+  }                                                                                          \
+  static SC_TARGET_AVX512 void f32_spconv_##P##x2__avx512(const sc_spconv_args *a) {        \
+    pair_avx512(a, T);                                                                       \
+  }
+SC_DEF(16, 1)
+SC_DEF(32, 2)
+SC_DEF(48, 3)
+SC_DEF(64, 4)
+SC_DEF(80, 5)
+SC_DEF(96, 6)
+SC_DEF(112, 7)
+SC_DEF(128, 8)
+#undef SC_DEF
+
+void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
+  k->lanes = 16;
+  k->tmax_single = 8;
+  k->tmax_pair = 8;
+  k->single[0] = k->pair[0] = 0;
+#define SC_SET(P, T)                                                                         \
+  k->single[T] = f32_spconv_##P##x1__avx512;                                                 \
+  k->pair[T] = f32_spconv_##P##x2__avx512;
+  SC_SET(16, 1) SC_SET(32, 2) SC_SET(48, 3) SC_SET(64, 4)
+  SC_SET(80, 5) SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8)
+#undef SC_SET
+}
+#endif

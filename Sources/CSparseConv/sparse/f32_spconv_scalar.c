@@ -1,0 +1,80 @@
+/*
+ * Plain C microkernels of the direct sparse convolution (see spconv.c): the
+ * same tiles as the vector kernels with 8-lane arrays, for any CPU.
+ */
+#include "spconv.h"
+
+#define SC_LANES 8
+
+static inline void store_scalar(const float *x, const sc_spconv_args *a, int v, float *out) {
+  const unsigned m = a->vmask[v];
+  float *o = out + a->voff[v];
+  for (int i = 0, j = 0; i < SC_LANES; i++) {
+    if (!(m & (1u << i))) continue;
+    float y = x[i];
+    if (a->clamp) y = y < a->lo ? a->lo : (y > a->hi ? a->hi : y);
+    o[j++] = y;
+  }
+}
+
+static inline void single_scalar(const sc_spconv_args *a, const int T) {
+  float acc[SC_SPCONV_TMAX][SC_LANES];
+  for (int v = 0; v < T; v++)
+    for (int i = 0; i < SC_LANES; i++) acc[v][i] = a->b0;
+  for (int64_t k = 0; k < a->nnz; k++) {
+    const float *ip = a->in + a->idx[k];
+    const float wv = a->w[k];
+    for (int v = 0; v < T; v++) {
+      const int n = v == T - 1 ? a->lastn : SC_LANES;
+      for (int i = 0; i < n; i++) acc[v][i] += ip[SC_LANES * v + i] * wv;
+    }
+  }
+  for (int v = 0; v < T; v++) store_scalar(acc[v], a, v, a->out0);
+}
+
+static inline void pair_scalar(const sc_spconv_args *a, const int T) {
+  float acc0[SC_SPCONV_TMAX][SC_LANES], acc1[SC_SPCONV_TMAX][SC_LANES];
+  for (int v = 0; v < T; v++)
+    for (int i = 0; i < SC_LANES; i++) {
+      acc0[v][i] = a->b0;
+      acc1[v][i] = a->b1;
+    }
+  for (int64_t k = 0; k < a->nnz; k++) {
+    const float *ip = a->in + a->idx[k];
+    const float w0 = a->w[2 * k], w1 = a->w[2 * k + 1];
+    for (int v = 0; v < T; v++) {
+      const int n = v == T - 1 ? a->lastn : SC_LANES;
+      for (int i = 0; i < n; i++) {
+        const float x = ip[SC_LANES * v + i];
+        acc0[v][i] += x * w0;
+        acc1[v][i] += x * w1;
+      }
+    }
+  }
+  for (int v = 0; v < T; v++) store_scalar(acc0[v], a, v, a->out0);
+  for (int v = 0; v < T; v++) store_scalar(acc1[v], a, v, a->out1);
+}
+
+#define SC_DEF(P, T)                                                                         \
+  static void f32_spconv_##P##x1__scalar(const sc_spconv_args *a) { single_scalar(a, T); }  \
+  static void f32_spconv_##P##x2__scalar(const sc_spconv_args *a) { pair_scalar(a, T); }
+SC_DEF(8, 1)
+SC_DEF(16, 2)
+SC_DEF(24, 3)
+SC_DEF(32, 4)
+#undef SC_DEF
+
+void sc_spconv_kernels_scalar(sc_spconv_kernels *k) {
+  k->lanes = SC_LANES;
+  k->tmax_single = 4;
+  k->tmax_pair = 4;
+  for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->single[t] = k->pair[t] = 0;
+  k->single[1] = f32_spconv_8x1__scalar;
+  k->pair[1] = f32_spconv_8x2__scalar;
+  k->single[2] = f32_spconv_16x1__scalar;
+  k->pair[2] = f32_spconv_16x2__scalar;
+  k->single[3] = f32_spconv_24x1__scalar;
+  k->pair[3] = f32_spconv_24x2__scalar;
+  k->single[4] = f32_spconv_32x1__scalar;
+  k->pair[4] = f32_spconv_32x2__scalar;
+}

@@ -1,0 +1,55 @@
+/* Shared engine of the element-wise and block-1x2 sparse paths (see spconv.c). */
+#ifndef SPARSECONV_SPCONV_H
+#define SPARSECONV_SPCONV_H
+
+#include "../common/internal.h"
+
+/* Largest tile (vectors along the flattened output) any kernel instantiates. */
+#define SC_SPCONV_TMAX 8
+
+/* One CSR row: one output channel (c1 < 0) or a pair of output channels. */
+typedef struct sc_spconv_row {
+  int32_t c0, c1;
+  int32_t nnz;    /* nonzero positions (blocks for pairs) */
+  int32_t unused;
+  int64_t first;  /* index of the row's first position in idx[] */
+  int64_t vfirst; /* index of the row's first value in val[] */
+} sc_spconv_row;
+
+/* Arguments of one microkernel call: one row, one tile of vectors. */
+typedef struct sc_spconv_args {
+  const int32_t *idx;    /* [nnz] element offsets into the image workspace */
+  const float *w;        /* [nnz] (single) or [2*nnz] interleaved pairs */
+  int64_t nnz;
+  const float *in;       /* image workspace + first position of the tile */
+  float b0, b1;          /* bias of c0, c1 */
+  float *out0, *out1;    /* output planes of c0, c1 (image n) */
+  const uint16_t *vmask; /* [T] lanes of each vector that are real outputs */
+  const int32_t *voff;   /* [T] output offset of each vector's first real lane */
+  int32_t lastn;         /* lanes of the tile's last vector inside the plane */
+  int32_t clamp;         /* apply [lo, hi] (ReLU/ReLU6) */
+  float lo, hi;
+} sc_spconv_args;
+
+typedef void (*sc_spconv_ukernel)(const sc_spconv_args *a);
+
+/* Microkernel tables, indexed by tile size T in [1, tmax]; [0] unused.
+   single: one output channel per row; pair: two channels sharing positions. */
+typedef struct sc_spconv_kernels {
+  int32_t lanes; /* floats per vector */
+  int32_t tmax_single; /* tile used when every row is single */
+  int32_t tmax_pair;   /* tile used when rows are pairs */
+  sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
+  sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
+} sc_spconv_kernels;
+
+void sc_spconv_kernels_scalar(sc_spconv_kernels *k);
+#if SC_X86
+void sc_spconv_kernels_avx2(sc_spconv_kernels *k);
+void sc_spconv_kernels_avx512(sc_spconv_kernels *k);
+#endif
+
+/* Engine entry: pairs != 0 packs 1x2 blocks, else single weights. */
+sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs);
+
+#endif
