@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 //
 // SparseConv: fast dense and sparse 2-D convolutions for pruned CNNs on CPUs.
 //
@@ -86,6 +86,8 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        // Generated ONNX types (Sources/SparseConv/IO/ONNX) need the 1.39 runtime.
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .target(
@@ -98,7 +100,10 @@ let package = Package(
         ),
         .target(
             name: "SparseConv",
-            dependencies: ["CSparseConv"],
+            dependencies: [
+                "CSparseConv",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strictSwift
         ),
         .executableTarget(
@@ -111,7 +116,10 @@ let package = Package(
         ),
         .testTarget(
             name: "SparseConvTests",
-            dependencies: ["SparseConv", "CSparseConv"],
+            dependencies: [
+                "SparseConv", "CSparseConv",
+                .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            ],
             swiftSettings: strictSwift
         ),
     ]

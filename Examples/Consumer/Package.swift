@@ -1,4 +1,4 @@
-// swift-tools-version:6.0
+// swift-tools-version:6.1
 // A package that uses SparseConv as a dependency, built in CI.
 //
 // SparseConv's C target needs unsafe compiler flags (-fopenmp), which SwiftPM

@@ -73,6 +73,145 @@ SC_TARGET_AVX512 void f32_gemm_8x48__avx512(size_t kc, const float *a, const flo
   else gemm_8xnv(1, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
 }
 
+/*
+ * Same register blocking; B rows come from an offset table (no im2col copy)
+ * and the garbage columns of the wide grid are squeezed out with compress /
+ * expand, which keeps the tile full-width across output-row boundaries.
+ */
+static inline __attribute__((always_inline)) SC_TARGET_AVX512 void
+igemm_8xnv(const int nv, size_t kc, const float *restrict a, const float *restrict b,
+           const int32_t *restrict koff, float *restrict c, size_t ldc, int mrows,
+           const uint16_t *restrict vmask, const int32_t *restrict vdst,
+           const float *restrict bias, int flags) {
+  __m512 acc[8][3];
+  if (flags & SC_GEMM_FIRST) {
+    for (int i = 0; i < 8; i++) {
+      __m512 bv = _mm512_set1_ps(bias[i]);
+      for (int v = 0; v < nv; v++) acc[i][v] = bv;
+    }
+  } else {
+    for (int i = 0; i < 8; i++) {
+      for (int v = 0; v < nv; v++) {
+        if (i < mrows) {
+          __mmask16 m = (__mmask16)vmask[v];
+          __mmask16 packed = (__mmask16)((1u << __builtin_popcount(m)) - 1u);
+          acc[i][v] = _mm512_maskz_expand_ps(m, _mm512_maskz_loadu_ps(packed, c + i * ldc + vdst[v]));
+        } else {
+          acc[i][v] = _mm512_setzero_ps();
+        }
+      }
+    }
+  }
+  for (size_t k = 0; k < kc; k++) {
+    const float *bk = b + koff[k];
+    __m512 bv[3];
+    for (int v = 0; v < nv; v++) bv[v] = _mm512_loadu_ps(bk + 16 * v);
+    for (int i = 0; i < 8; i++) {
+      __m512 av = _mm512_set1_ps(a[i]);
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    a += 8;
+  }
+  if (flags & SC_GEMM_LAST) {
+    if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+      const __m512 zero = _mm512_setzero_ps();
+      for (int i = 0; i < 8; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_max_ps(acc[i][v], zero);
+    }
+    if (flags & SC_GEMM_RELU6) {
+      const __m512 six = _mm512_set1_ps(6.0f);
+      for (int i = 0; i < 8; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_min_ps(acc[i][v], six);
+    }
+  }
+  for (int v = 0; v < nv; v++) {
+    __mmask16 m = (__mmask16)vmask[v];
+    __mmask16 packed = (__mmask16)((1u << __builtin_popcount(m)) - 1u);
+    if (m == 0xFFFF) {
+      for (int i = 0; i < 8; i++)
+        if (i < mrows) _mm512_storeu_ps(c + i * ldc + vdst[v], acc[i][v]);
+    } else {
+      for (int i = 0; i < 8; i++)
+        if (i < mrows)
+          _mm512_mask_storeu_ps(c + i * ldc + vdst[v], packed, _mm512_maskz_compress_ps(m, acc[i][v]));
+    }
+  }
+}
+
+SC_TARGET_AVX512 void f32_igemm_8x48__avx512(size_t kc, const float *a, const float *b,
+                                             const int32_t *koff, float *c, size_t ldc, int mrows,
+                                             int nv, const uint16_t *vmask, const int32_t *vdst,
+                                             const float *bias, int flags) {
+  if (nv >= 3) igemm_8xnv(3, kc, a, b, koff, c, ldc, mrows, vmask, vdst, bias, flags);
+  else if (nv == 2) igemm_8xnv(2, kc, a, b, koff, c, ldc, mrows, vmask, vdst, bias, flags);
+  else igemm_8xnv(1, kc, a, b, koff, c, ldc, mrows, vmask, vdst, bias, flags);
+}
+
+static inline __attribute__((always_inline)) SC_TARGET_AVX512 void
+cvgemm_mpxnv(const int mp, const int nv, size_t kc, const float *restrict w, size_t vstride,
+             const float *restrict x, const int32_t *restrict poff, const int32_t *restrict koff,
+             float *restrict acc_out, const float *restrict bias, int flags) {
+  __m512 acc[8][3];
+  const float *pb[8];
+  for (int i = 0; i < mp; i++) pb[i] = x + poff[i];
+  if (flags & SC_GEMM_FIRST) {
+    for (int v = 0; v < nv; v++) {
+      __m512 bv = _mm512_loadu_ps(bias + 16 * v);
+      for (int i = 0; i < mp; i++) acc[i][v] = bv;
+    }
+  } else {
+    for (int i = 0; i < mp; i++)
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_loadu_ps(acc_out + i * 48 + 16 * v);
+  }
+  for (size_t k = 0; k < kc; k++) {
+    const int32_t off = koff[k];
+    __m512 wv[3];
+    for (int v = 0; v < nv; v++) wv[v] = _mm512_load_ps(w + vstride * v);
+    for (int i = 0; i < mp; i++) {
+      __m512 xv = _mm512_set1_ps(pb[i][off]);
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(xv, wv[v], acc[i][v]);
+    }
+    w += 16;
+  }
+  if (flags & SC_GEMM_LAST) {
+    if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+      const __m512 zero = _mm512_setzero_ps();
+      for (int i = 0; i < mp; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_max_ps(acc[i][v], zero);
+    }
+    if (flags & SC_GEMM_RELU6) {
+      const __m512 six = _mm512_set1_ps(6.0f);
+      for (int i = 0; i < mp; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_min_ps(acc[i][v], six);
+    }
+  }
+  for (int i = 0; i < mp; i++)
+    for (int v = 0; v < nv; v++) _mm512_storeu_ps(acc_out + i * 48 + 16 * v, acc[i][v]);
+}
+
+#define SC_CV_CASE(MP)                                                                       \
+  case MP:                                                                                   \
+    if (nv >= 3) cvgemm_mpxnv(MP, 3, kc, w, vstride, x, poff, koff, acc, bias, flags);           \
+    else if (nv == 2) cvgemm_mpxnv(MP, 2, kc, w, vstride, x, poff, koff, acc, bias, flags);      \
+    else cvgemm_mpxnv(MP, 1, kc, w, vstride, x, poff, koff, acc, bias, flags);                   \
+    break;
+
+SC_TARGET_AVX512 void f32_cvgemm_8x48__avx512(size_t kc, const float *w, size_t vstride,
+                                              const float *x, const int32_t *poff,
+                                              const int32_t *koff, int mp, int nv, float *acc,
+                                              const float *bias, int flags) {
+  switch (mp) {
+    SC_CV_CASE(1)
+    SC_CV_CASE(2)
+    SC_CV_CASE(3)
+    SC_CV_CASE(4)
+    SC_CV_CASE(5)
+    SC_CV_CASE(6)
+    SC_CV_CASE(7)
+    default: SC_CV_CASE(8)
+  }
+}
+
 /* Lanes [lo, hi) of a 16-lane mask; empty when hi <= lo. */
 static inline __mmask16 lane_range16(int lo, int hi) {
   if (lo < 0) lo = 0;
@@ -160,5 +299,17 @@ void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb
 }
 void f32_gconv_4x96__avx512(const sc_gconv_args *args, const sc_gconv_tile *tile) {
   (void)args; (void)tile;
+}
+void f32_cvgemm_8x48__avx512(size_t kc, const float *w, size_t vstride, const float *x,
+                             const int32_t *poff, const int32_t *koff, int mp, int nv, float *acc,
+                             const float *bias, int flags) {
+  (void)kc; (void)w; (void)vstride; (void)x; (void)poff; (void)koff; (void)mp; (void)nv; (void)acc;
+  (void)bias; (void)flags;
+}
+void f32_igemm_8x48__avx512(size_t kc, const float *a, const float *b, const int32_t *koff,
+                            float *c, size_t ldc, int mrows, int nv, const uint16_t *vmask,
+                            const int32_t *vdst, const float *bias, int flags) {
+  (void)kc; (void)a; (void)b; (void)koff; (void)c; (void)ldc; (void)mrows; (void)nv;
+  (void)vmask; (void)vdst; (void)bias; (void)flags;
 }
 #endif

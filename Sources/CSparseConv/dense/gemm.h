@@ -33,6 +33,35 @@ void f32_gemm_4x8__scalar(size_t kc, const float *a, const float *b, size_t ldb,
                           size_t ldc, int mrows, int ncols, const float *bias, int flags);
 
 /*
+ * Indirect variant for stride-1 convolutions over a zero-padded input copy
+ * computed on the "wide" pixel grid (padded width, garbage columns included):
+ * reduction row k of B is b + koff[k] (all NR lanes readable: the copy has
+ * slack). Vector v of the tile stores only lanes vmask[v] (the real output
+ * pixels), compressed to c + i * ldc + vdst[v]; with SC_GEMM_FIRST clear it
+ * loads C back the same way.
+ */
+void f32_igemm_8x48__avx512(size_t kc, const float *a, const float *b, const int32_t *koff,
+                            float *c, size_t ldc, int mrows, int nv, const uint16_t *vmask,
+                            const int32_t *vdst, const float *bias, int flags);
+
+/*
+ * Channel-vector GEMM for small images: the vectors run along the output
+ * channels, the pixels are broadcast, so a 7×7 image keeps every lane busy.
+ * Tile = mp pixels (mp <= 8) × nv vectors of 16 output channels (nv <= 3).
+ *   w:     w[v * vstride + k * 16 + l], 64-byte aligned (one [K][16] panel per
+ *          vector of 16 output channels, so each stream is contiguous)
+ *   x:     input plane base; pixel i of the tile, reduction row k is
+ *          x[poff[i] + koff[k]] (a zero-padded copy, so every tap is in bounds)
+ *   acc:   acc[i * 48 + 16 v + l], the running sums (bias with SC_GEMM_FIRST,
+ *          activation applied with SC_GEMM_LAST); the caller transposes them
+ *          into the NCHW output.
+ *   bias:  bias[16 v + l]
+ */
+void f32_cvgemm_8x48__avx512(size_t kc, const float *w, size_t vstride, const float *x,
+                             const int32_t *poff, const int32_t *koff, int mp, int nv, float *acc,
+                             const float *bias, int flags);
+
+/*
  * Direct convolution for tiny groups (stride_w == 1), one tile of output
  * pixels for MR output channels of one group.
  * The tile is a list of nvec pixel vectors; vector v covers output row

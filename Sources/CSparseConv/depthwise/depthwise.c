@@ -48,6 +48,8 @@ typedef struct sc_dw_impl {
   float *weights;
   int32_t *tap_off; /* [2 * kw]: direct then buffered */
   float *zero_row;
+  int32_t *flat_off;
+  uint16_t *flat_masks;
 } sc_dw_impl;
 
 /* Below this many multiply-adds a run stays on the calling thread: forking costs
@@ -60,6 +62,8 @@ static void dw_destroy(void *ptr) {
   sc_aligned_free(impl->weights);
   sc_aligned_free(impl->tap_off);
   sc_aligned_free(impl->zero_row);
+  sc_aligned_free(impl->flat_off);
+  sc_aligned_free(impl->flat_masks);
   sc_aligned_free(impl);
 }
 
@@ -117,6 +121,37 @@ static sc_status dw_run(const sc_conv_op *op, int32_t batch, const float *input,
   return SC_OK;
 }
 
+/* Flat layout: rows at most this wide use it (AVX-512 only; measured, 1 thread:
+   960@7×7 0.034 -> 0.021 ms flat, but 512@14×14 0.031 -> 0.035 ms, so 14 stays on rows). */
+#ifndef SC_DW_FLAT_MAX_W
+#define SC_DW_FLAT_MAX_W 8
+#endif
+#define SC_DW_FLAT_MAX_PLANE 1024
+
+static sc_status dw_build_flat(sc_dw_impl *impl, const sc_conv_desc *d, int32_t oh, int32_t ow,
+                               size_t *bytes) {
+  const int32_t taps = d->kernel_h * d->kernel_w;
+  const int32_t nq = oh * ow, chunks = (nq + 15) / 16;
+  impl->flat_off = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)taps);
+  impl->flat_masks = (uint16_t *)sc_aligned_calloc(sizeof(uint16_t) * (size_t)chunks * taps);
+  if (!impl->flat_off || !impl->flat_masks) return SC_OUT_OF_MEMORY;
+  for (int32_t ky = 0; ky < d->kernel_h; ky++)
+    for (int32_t kx = 0; kx < d->kernel_w; kx++) {
+      const int32_t t = ky * d->kernel_w + kx;
+      const int32_t dy = ky * d->dilation_h - d->pad_top, dx = kx * d->dilation_w - d->pad_left;
+      impl->flat_off[t] = dy * d->in_w + dx;
+      for (int32_t q = 0; q < chunks * 16; q++) {
+        const int32_t y = q / ow, x = q % ow, iy = y + dy, ix = x + dx;
+        if (q < nq && iy >= 0 && iy < d->in_h && ix >= 0 && ix < d->in_w)
+          impl->flat_masks[(size_t)(q / 16) * taps + t] |= (uint16_t)(1u << (q % 16));
+      }
+    }
+  impl->params.flat_off = impl->flat_off;
+  impl->params.flat_masks = impl->flat_masks;
+  *bytes = sizeof(int32_t) * (size_t)taps + sizeof(uint16_t) * (size_t)chunks * taps;
+  return SC_OK;
+}
+
 sc_status sc_depthwise_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
   (void)mask; /* dense path: every weight is stored */
   const sc_conv_desc *d = &op->desc;
@@ -171,6 +206,13 @@ sc_status sc_depthwise_init(sc_conv_op *op, const float *weight, const uint8_t *
   p->tap_off_buf = impl->tap_off + d->kernel_w;
   p->zero_row = impl->zero_row;
 
+  size_t flat_bytes = 0;
+  if (op->isa == SC_ISA_AVX512 && d->stride_h == 1 && d->stride_w == 1 && d->in_w == op->out_w &&
+      op->out_w <= SC_DW_FLAT_MAX_W && (int64_t)op->out_h * op->out_w <= SC_DW_FLAT_MAX_PLANE) {
+    sc_status st = dw_build_flat(impl, d, op->out_h, op->out_w, &flat_bytes);
+    if (st != SC_OK) return st;
+  }
+
   impl->buffered = true;
   impl->plane = sc_f32_dwconv2d_chw_generic__scalar;
 #if SC_X86
@@ -186,6 +228,7 @@ sc_status sc_depthwise_init(sc_conv_op *op, const float *weight, const uint8_t *
   op->workspace_size = dw_workspace;
   op->run = dw_run;
   op->stored_weights = (int64_t)kk * d->in_channels;
-  op->packed_bytes = wbytes + sizeof(int32_t) * 2 * (size_t)d->kernel_w + sizeof(float) * zlen;
+  op->packed_bytes =
+      wbytes + sizeof(int32_t) * 2 * (size_t)d->kernel_w + sizeof(float) * zlen + flat_bytes;
   return SC_OK;
 }

@@ -27,6 +27,12 @@ typedef struct sc_dw_params {
   const float *weights;           /* [channels][kh*kw] */
   const float *bias;              /* [channels] */
   const float *zero_row;          /* >= max(in_w, buf_row) + 16 zeros */
+  /* Flat layout (AVX-512, stride 1, in_w == out_w, small planes), else NULL: the
+     plane is one vector of out_h*out_w outputs and tap t = ky*kw + kx reads at the
+     constant offset flat_off[t] from the output index; flat_masks[k*kh*kw + t] holds
+     the lanes of 16-output chunk k whose tap t lies inside the image. */
+  const int32_t *flat_off;        /* [kh*kw] */
+  const uint16_t *flat_masks;     /* [ceil(out_h*out_w / 16)][kh*kw] */
 } sc_dw_params;
 
 /*

@@ -1,0 +1,652 @@
+/*
+ * Dense (SC_PATH_DENSE) and grouped (SC_PATH_GROUPED) convolution.
+ *
+ * Each (image, group) is a GEMM  C[M × N] = A[M × K] · B[K × N]  with
+ *   M = out_channels / groups, K = (in_channels / groups) · kernel_h · kernel_w,
+ *   N = out_h · out_w,
+ * A the group's weights (OIHW rows are already K-contiguous), B the implicit
+ * im2col of the input (reduction row k = (c, ky, kx)), C the group's NCHW
+ * output planes. Three ways to run it, chosen once at init:
+ *
+ * 1. Pixel vectors ("PV", every ISA): microkernels compute an MR × NR tile of C
+ *    with NR along the pixels, because an NCHW output row is contiguous; NR =
+ *    NV vectors of W lanes, weights broadcast, pixels loaded:
+ *      AVX-512: MR = 8, W = 16, NV <= 3  (f32_gemm_8x48__avx512)
+ *      AVX2:    MR = 6, W = 8,  NV <= 2  (f32_gemm_6x16__avx2)
+ *      scalar:  MR = 4, W = 8,  NV <= 1  (f32_gemm_4x8__scalar)
+ *    B comes from one of:
+ *    a. the input itself (1×1, stride 1, unpadded: row stride N, no copy; the
+ *       last vector is a masked load so nothing past the tensor is read);
+ *    b. AVX-512, stride 1: a zero-padded copy of the input, read through an
+ *       offset table (f32_igemm_8x48__avx512). C is computed on the "wide"
+ *       grid (padded width, (kernel_w - 1)·dilation_w garbage columns per row)
+ *       where every tap of a pixel vector is one contiguous load; the store
+ *       squeezes the garbage lanes out (compress / expand);
+ *    c. otherwise a per-thread im2col block (im2col_block).
+ * 2. Channel vectors ("CV", AVX-512, f32_cvgemm_8x48__avx512): the vectors run
+ *    along the output channels and up to 8 pixels are broadcast straight from
+ *    the (padded copy of the) input, so small images (7×7 = 49 pixels) and
+ *    strided layers keep all lanes busy with no im2col; the running sums of a
+ *    block of pixels sit in a per-thread scratch and are transposed into NCHW
+ *    at the end. Chosen where it fills more lanes than PV, or saves an im2col.
+ * 3. Tiny groups (grouped path, M <= 8, K <= 144, stride_w == 1): a direct
+ *    convolution (f32_gconv_*): the im2col of a group with K = 36 would cost as
+ *    much as its GEMM. Masked loads of input rows replace padding.
+ *
+ * Packed formats (all 64-byte aligned, zero padded):
+ *   PV  a      [groups][MT][K][MR]  weight (g, mt·MR + i, k) at
+ *                                   a[((g·MT + mt)·K + k)·MR + i], MT = ceil(M/MR)
+ *       bias   [groups][MT][MR]
+ *       koff   [K] (b.)             k = (c, ky, kx) -> c·plane + ky·dil_h·pw + kx·dil_w
+ *       vmask  [nvec] (b.)          lanes of wide-grid vector v that are real pixels
+ *       vdst   [nvec] (b.)          output index of its first real pixel
+ *   CV  wcv    [groups][mvec][K][16] weight (g, 16·v + l, k), mvec = ceil(M/16)
+ *       bcv    [groups][mvec·16]
+ *       koff   [K]                  as above (padded copy, or the input when unpadded)
+ *       poff   [N]                  pixel (oy, ox) -> oy·stride_h·pw + ox·stride_w
+ *   gconv gw   [groups][MT4][kernel_h][kernel_w][cin_g][4], MT4 = ceil(M/4)
+ *       gbias  [groups][MT4][4]
+ *       tiles  [ntiles]             runs of up to W pixels of one output row, up
+ *                                   to 6 (AVX-512) per tile
+ * Workspace of a run: [padded input copy, shared by the threads (b., CV with
+ * padding): batch × in_channels × ph × pw floats + slack][per thread: the
+ * im2col block (c.) kc × block width floats, or the CV scratch 48 × block
+ * pixels].
+ *
+ * Blocking: K is cut into nk ≈ equal blocks (<= 512 for PV, 128 for CV; the C
+ * tile is reloaded between K blocks, the bias enters with the first, the
+ * activation with the last), N into blocks whose B fits L2. Vectors are spread
+ * evenly over blocks and tiles, so only the last vector of N is partial.
+ *
+ * Threads: one parallel region; the padded copy is split by planes, then a
+ * barrier. PV splits the list (image, group, N block, M tile) by thread index
+ * (a thread packs a B block once for all its M tiles); CV splits the list
+ * (image, group, 16-channel vector) and tiles each thread's run itself, so
+ * threads stay balanced to one vector; gconv splits (image, group, M4 tile,
+ * pixel tile).
+ */
+#include "gemm.h"
+
+#include <string.h>
+
+#define KC_MAX 512
+#define B_BLOCK_FLOATS (96 * 1024)
+
+typedef struct dense_impl {
+  /* instruction-set parameters */
+  int mr, w, nvmax;
+  sc_gemm_ukernel gemm;
+  /* GEMM shape per (image, group) */
+  int32_t groups, M, K, N, MT;
+  int32_t kc, nk;        /* K block size and count */
+  int32_t nvec, nb;      /* vectors over N, N blocks */
+  int32_t block_vec_max; /* vectors of the largest N block */
+  bool direct_b;         /* B is the input itself */
+  /* stride-1 AVX-512: B read through koff from a zero-padded copy of the input */
+  bool padded;
+  /* AVX-512 small images: vectors along the output channels (f32_cvgemm) */
+  bool cv;
+  bool pad_copy;          /* the run makes the zero-padded copy (padded, or cv with padding) */
+  int32_t mvec;           /* cv: 16-channel vectors per group */
+  float *wcv, *bcv;       /* cv: [groups][K][mvec·16], [groups][mvec·16] */
+  int32_t *poff;          /* cv: [N] */
+  int32_t pad_w, plane;   /* padded width, padded plane (floats) */
+  size_t pad_floats;      /* per image */
+  size_t pad_slack;       /* readable floats after the last plane */
+  int32_t *koff;          /* [K] */
+  uint16_t *vmask;        /* [nvec] */
+  int32_t *vdst;          /* [nvec] */
+  int flags;             /* activation flags */
+  float *a, *bias;
+  size_t ws_floats; /* per thread */
+  /* tiny-group direct convolution */
+  bool gconv;
+  void (*gconv_kernel)(const sc_gconv_args *, const sc_gconv_tile *);
+  int32_t MT4, ntiles;
+  float *gw, *gbias;
+  sc_gconv_tile *tiles;
+} dense_impl;
+
+static void dense_destroy(void *p) {
+  dense_impl *d = (dense_impl *)p;
+  if (!d) return;
+  sc_aligned_free(d->a);
+  sc_aligned_free(d->bias);
+  sc_aligned_free(d->gw);
+  sc_aligned_free(d->gbias);
+  sc_aligned_free(d->tiles);
+  sc_aligned_free(d->koff);
+  sc_aligned_free(d->wcv);
+  sc_aligned_free(d->bcv);
+  sc_aligned_free(d->poff);
+  sc_aligned_free(d->vmask);
+  sc_aligned_free(d->vdst);
+  sc_aligned_free(d);
+}
+
+/* ---------------------------------------------------------------- im2col */
+
+/*
+ * Packs B[k][p - p0] (row stride ldb) for k in [k0, k0 + kc) and pixels p in
+ * [p0, p0 + ldb), zeros for padding taps and pixels past N. The row segments
+ * and their clipping depend only on the tap (ky, kx), so they are computed once
+ * per tap and replayed for every input channel of the K block.
+ */
+static void im2col_block(const sc_conv_op *op, const float *in_g, int32_t k0, int32_t kc,
+                         int32_t p0, int32_t ldb, int32_t N, float *dst) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t ow = op->out_w, khw = d->kernel_h * d->kernel_w;
+  const size_t in_hw = (size_t)d->in_h * d->in_w;
+  const int32_t sw = d->stride_w;
+  const int32_t valid = SC_MAX(0, SC_MIN(ldb, N - p0));
+  if (valid < ldb)
+    for (int32_t k = 0; k < kc; k++)
+      memset(dst + (size_t)k * ldb + valid, 0, sizeof(float) * (size_t)(ldb - valid));
+  for (int32_t r = 0; r < khw; r++) {
+    int32_t c_lo = k0 <= r ? 0 : (k0 - r + khw - 1) / khw;
+    int32_t c_hi = (k0 + kc - 1 - r) < 0 ? -1 : (k0 + kc - 1 - r) / khw; /* inclusive */
+    if (c_hi < c_lo) continue;
+    const int32_t ky = r / d->kernel_w, kx = r % d->kernel_w;
+    /* valid ox range [lo, hi): 0 <= ox*sw + off < in_w */
+    const int32_t off = kx * d->dilation_w - d->pad_left;
+    int32_t lo = off >= 0 ? 0 : (-off + sw - 1) / sw;
+    int32_t hi = d->in_w - off <= 0 ? 0 : (d->in_w - off - 1) / sw + 1;
+    if (hi > ow) hi = ow;
+    if (lo > hi) lo = hi;
+    int32_t oy = p0 / ow, ox = p0 % ow, j = 0;
+    while (j < valid) {
+      const int32_t seg = SC_MIN(valid - j, ow - ox);
+      const int32_t iy = oy * d->stride_h - d->pad_top + ky * d->dilation_h;
+      float *o = dst + (size_t)(c_lo * khw + r - k0) * ldb + j;
+      const size_t ostep = (size_t)khw * ldb;
+      if (iy < 0 || iy >= d->in_h) {
+        for (int32_t c = c_lo; c <= c_hi; c++, o += ostep) memset(o, 0, sizeof(float) * (size_t)seg);
+      } else {
+        const int32_t a = SC_MIN(SC_MAX(lo, ox), ox + seg), b = SC_MAX(SC_MIN(hi, ox + seg), a);
+        const int32_t nz0 = a - ox, ncp = b - a, nz1 = ox + seg - b;
+        const float *src = in_g + (size_t)c_lo * in_hw + (size_t)iy * d->in_w + (ptrdiff_t)a * sw + off;
+        for (int32_t c = c_lo; c <= c_hi; c++, o += ostep, src += in_hw) {
+          for (int32_t x = 0; x < nz0; x++) o[x] = 0.0f;
+          if (sw == 1) {
+            memcpy(o + nz0, src, sizeof(float) * (size_t)ncp);
+          } else {
+            for (int32_t x = 0; x < ncp; x++) o[nz0 + x] = src[(ptrdiff_t)x * sw];
+          }
+          for (int32_t x = 0; x < nz1; x++) o[nz0 + ncp + x] = 0.0f;
+        }
+      }
+      j += seg;
+      ox = 0;
+      oy++;
+    }
+  }
+}
+
+/* Tile t of a block of bv vectors: its first vector (relative) and width. */
+static inline void tile_of(int32_t bv, int32_t ntl, int32_t t, int32_t *v0, int32_t *nv) {
+  int32_t q = bv / ntl, r = bv % ntl;
+  *v0 = t * q + SC_MIN(t, r);
+  *nv = q + (t < r ? 1 : 0);
+}
+
+/* ------------------------------------------------------------------ GEMM */
+
+static void gemm_segment(const sc_conv_op *op, const dense_impl *d, const float *input,
+                         float *output, int32_t b, int32_t g, int32_t nbi, int32_t mt0,
+                         int32_t mt1, const float *pad, float *ws) {
+  const sc_conv_desc *cd = &op->desc;
+  const int32_t cin_g = cd->in_channels / d->groups;
+  const size_t in_hw = (size_t)cd->in_h * cd->in_w;
+  const float *in_g = input + ((size_t)b * cd->in_channels + (size_t)g * cin_g) * in_hw;
+  const float *pad_g = d->padded ? pad + (size_t)b * d->pad_floats + (size_t)g * cin_g * d->plane : NULL;
+  float *out_g = output + ((size_t)b * cd->out_channels + (size_t)g * d->M) * (size_t)d->N;
+  const int W = d->w, MR = d->mr;
+  /* vectors of this N block */
+  int32_t vs = (int32_t)((int64_t)nbi * d->nvec / d->nb);
+  int32_t ve = (int32_t)((int64_t)(nbi + 1) * d->nvec / d->nb);
+  int32_t bv = ve - vs;
+  int32_t ntl = (bv + d->nvmax - 1) / d->nvmax;
+  for (int32_t kb = 0; kb < d->nk; kb++) {
+    int32_t k0 = kb * d->kc;
+    int32_t kc = SC_MIN(d->kc, d->K - k0);
+    if (!d->direct_b && !d->padded) im2col_block(op, in_g, k0, kc, vs * W, bv * W, d->N, ws);
+    int flags = d->flags | (kb == 0 ? SC_GEMM_FIRST : 0) | (kb == d->nk - 1 ? SC_GEMM_LAST : 0);
+    for (int32_t mt = mt0; mt < mt1; mt++) {
+      const float *a = d->a + (((size_t)g * d->MT + mt) * d->K + k0) * MR;
+      const float *bias = d->bias + ((size_t)g * d->MT + mt) * MR;
+      int mrows = SC_MIN(MR, d->M - mt * MR);
+      float *c_m = out_g + (size_t)mt * MR * d->N;
+      for (int32_t t = 0; t < ntl; t++) {
+        int32_t v0, nv;
+        tile_of(bv, ntl, t, &v0, &nv);
+        int32_t p0 = (vs + v0) * W;
+        if (d->padded) {
+          f32_igemm_8x48__avx512((size_t)kc, a, pad_g + p0, d->koff + k0, c_m, (size_t)d->N, mrows,
+                                 nv, d->vmask + vs + v0, d->vdst + vs + v0, bias, flags);
+          continue;
+        }
+        int ncols = SC_MIN(nv * W, d->N - p0);
+        const float *bp;
+        size_t ldb;
+        if (d->direct_b) {
+          bp = in_g + (size_t)k0 * in_hw + p0;
+          ldb = in_hw;
+        } else {
+          bp = ws + (size_t)v0 * W;
+          ldb = (size_t)bv * W;
+        }
+        d->gemm((size_t)kc, a, bp, ldb, c_m + p0, (size_t)d->N, mrows, ncols, bias, flags);
+      }
+    }
+  }
+}
+
+static void gemm_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
+                        const float *input, float *output, const float *pad, float *ws,
+                        int nthreads, int tid) {
+  int64_t units = (int64_t)batch * d->groups * d->nb * d->MT;
+  int64_t u0, u1;
+  sc_split(units, nthreads, tid, &u0, &u1);
+  while (u0 < u1) {
+    int64_t bgn = u0 / d->MT;
+    int32_t mt0 = (int32_t)(u0 % d->MT);
+    int32_t mt1 = (int32_t)SC_MIN((int64_t)d->MT, mt0 + (u1 - u0));
+    int32_t nbi = (int32_t)(bgn % d->nb);
+    int64_t bg = bgn / d->nb;
+    gemm_segment(op, d, input, output, (int32_t)(bg / d->groups), (int32_t)(bg % d->groups), nbi,
+                 mt0, mt1, pad, ws);
+    u0 += mt1 - mt0;
+  }
+}
+
+/*
+ * Channel-vector mode: thread tid takes a contiguous run of 16-channel vectors
+ * of the list (image, group, vector) and cuts each (image, group) part of it
+ * into tiles of up to 3 vectors, so the threads stay balanced to one vector.
+ */
+static void cv_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
+                      const float *input, float *output, const float *pad, float *acc,
+                      int nthreads, int tid) {
+  const sc_conv_desc *cd = &op->desc;
+  const int32_t cin_g = cd->in_channels / d->groups;
+  const size_t img = d->pad_copy ? d->pad_floats : (size_t)cd->in_channels * d->plane;
+  const float *src = d->pad_copy ? pad : input;
+  const size_t ldw = (size_t)d->mvec * 16, vstride = (size_t)d->K * 16;
+  int64_t total = (int64_t)batch * d->groups * d->mvec, v0, v1;
+  sc_split(total, nthreads, tid, &v0, &v1);
+  while (v0 < v1) {
+    int64_t bg = v0 / d->mvec;
+    int32_t vs = (int32_t)(v0 % d->mvec);
+    int32_t ve = (int32_t)SC_MIN((int64_t)d->mvec, vs + (v1 - v0));
+    int32_t b = (int32_t)(bg / d->groups), g = (int32_t)(bg % d->groups);
+    const float *x = src + (size_t)b * img + (size_t)g * cin_g * d->plane;
+    float *out_g = output + ((size_t)b * cd->out_channels + (size_t)g * d->M) * (size_t)d->N;
+    int32_t nvv = ve - vs, nt = (nvv + 2) / 3;
+    for (int32_t t = 0; t < nt; t++) {
+      int32_t tv0, tnv;
+      tile_of(nvv, nt, t, &tv0, &tnv);
+      int32_t oc0 = (vs + tv0) * 16;
+      int32_t nch = SC_MIN(tnv * 16, d->M - oc0);
+      for (int32_t pb = 0; pb < d->nb; pb++) {
+        int32_t pb0, pbn;
+        tile_of(d->N, d->nb, pb, &pb0, &pbn);
+        const int32_t npt = (pbn + 7) / 8;
+        for (int32_t kb = 0; kb < d->nk; kb++) {
+          int32_t k0 = kb * d->kc, kc = SC_MIN(d->kc, d->K - k0);
+          int flags = d->flags | (kb == 0 ? SC_GEMM_FIRST : 0) | (kb == d->nk - 1 ? SC_GEMM_LAST : 0);
+          const float *w = d->wcv + ((size_t)g * d->mvec + vs + tv0) * vstride + (size_t)k0 * 16;
+          for (int32_t pt = 0; pt < npt; pt++) {
+            int32_t p0, mp;
+            tile_of(pbn, npt, pt, &p0, &mp);
+            f32_cvgemm_8x48__avx512((size_t)kc, w, vstride, x, d->poff + pb0 + p0, d->koff + k0, mp,
+                                    tnv, acc + (size_t)p0 * 48, d->bcv + (size_t)g * ldw + oc0,
+                                    flags);
+          }
+        }
+        for (int32_t j = 0; j < nch; j++) {
+          float *o = out_g + (size_t)(oc0 + j) * d->N + pb0;
+          for (int32_t p = 0; p < pbn; p++) o[p] = acc[(size_t)p * 48 + j];
+        }
+      }
+    }
+    v0 += nvv;
+  }
+}
+
+/* Thread tid's share of the zero-padded input planes. */
+static void pad_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
+                       const float *input, float *pad, int nthreads, int tid) {
+  const sc_conv_desc *cd = &op->desc;
+  const int32_t pw = d->pad_w, ph = cd->in_h + cd->pad_top + cd->pad_bottom;
+  int64_t planes = (int64_t)batch * cd->in_channels, p0, p1;
+  sc_split(planes, nthreads, tid, &p0, &p1);
+  for (int64_t p = p0; p < p1; p++) {
+    const float *src = input + (size_t)p * cd->in_h * cd->in_w;
+    float *dst = pad + (size_t)p * d->plane;
+    memset(dst, 0, sizeof(float) * (size_t)cd->pad_top * pw);
+    for (int32_t y = 0; y < cd->in_h; y++) {
+      float *row = dst + (size_t)(cd->pad_top + y) * pw;
+      memset(row, 0, sizeof(float) * (size_t)cd->pad_left);
+      memcpy(row + cd->pad_left, src + (size_t)y * cd->in_w, sizeof(float) * (size_t)cd->in_w);
+      memset(row + cd->pad_left + cd->in_w, 0, sizeof(float) * (size_t)cd->pad_right);
+    }
+    memset(dst + (size_t)(cd->pad_top + cd->in_h) * pw, 0,
+           sizeof(float) * (size_t)(ph - cd->pad_top - cd->in_h) * pw);
+  }
+  if (tid == nthreads - 1)
+    memset(pad + (size_t)planes * d->plane, 0, sizeof(float) * d->pad_slack);
+}
+
+/* ------------------------------------------------------------ direct gconv */
+
+static void gconv_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
+                         const float *input, float *output, int nthreads, int tid) {
+  const sc_conv_desc *cd = &op->desc;
+  const int32_t cin_g = cd->in_channels / d->groups;
+  const size_t in_hw = (size_t)cd->in_h * cd->in_w;
+  sc_gconv_args p;
+  p.cin_g = cin_g;
+  p.in_h = cd->in_h;
+  p.in_w = cd->in_w;
+  p.out_hw = d->N;
+  p.out_w = op->out_w;
+  p.in_hw = (int32_t)in_hw;
+  p.kh = cd->kernel_h;
+  p.kw = cd->kernel_w;
+  p.stride_h = cd->stride_h;
+  p.dil_h = cd->dilation_h;
+  p.dil_w = cd->dilation_w;
+  p.pad_top = cd->pad_top;
+  p.pad_left = cd->pad_left;
+  p.flags = d->flags;
+  const size_t wtile = (size_t)cd->kernel_h * cd->kernel_w * cin_g * 4;
+  int64_t units = (int64_t)batch * d->groups * d->MT4 * d->ntiles;
+  int64_t u0, u1;
+  sc_split(units, nthreads, tid, &u0, &u1);
+  for (int64_t u = u0; u < u1; u++) {
+    int32_t t = (int32_t)(u % d->ntiles);
+    int64_t r = u / d->ntiles;
+    int32_t mt = (int32_t)(r % d->MT4);
+    r /= d->MT4;
+    int32_t g = (int32_t)(r % d->groups);
+    int32_t b = (int32_t)(r / d->groups);
+    size_t gm = (size_t)g * d->MT4 + mt;
+    p.input = input + ((size_t)b * cd->in_channels + (size_t)g * cin_g) * in_hw;
+    p.output = output + ((size_t)b * cd->out_channels + (size_t)g * d->M + (size_t)mt * 4) *
+                            (size_t)d->N;
+    p.w = d->gw + gm * wtile;
+    p.bias = d->gbias + gm * 4;
+    p.mrows = SC_MIN(4, d->M - mt * 4);
+    d->gconv_kernel(&p, &d->tiles[t]);
+  }
+}
+
+/* ------------------------------------------------------------------- run */
+
+/* Workspace: [padded input copy, shared][per-thread buffers]. */
+static size_t shared_bytes(const dense_impl *d, int32_t batch) {
+  if (!d->pad_copy) return 0;
+  size_t n;
+  if (!sc_mul_size(d->pad_floats, (size_t)batch, &n) || !sc_add_size(n, d->pad_slack, &n) ||
+      n > SIZE_MAX / sizeof(float) - SC_ALIGNMENT)
+    return SIZE_MAX;
+  return sc_round_up(n * sizeof(float));
+}
+
+static size_t dense_workspace(const sc_conv_op *op, int32_t batch, int32_t threads) {
+  const dense_impl *d = (const dense_impl *)op->impl;
+  size_t shared = shared_bytes(d, batch), per = sc_round_up(d->ws_floats * sizeof(float)), total;
+  if (shared == SIZE_MAX || !sc_mul_size(per, (size_t)threads, &total) ||
+      !sc_add_size(total, shared, &total))
+    return SIZE_MAX;
+  return total;
+}
+
+static void run_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
+                       const float *input, float *output, float *pad, float *ws, int n, int tid) {
+  if (d->gconv) gconv_thread(op, d, batch, input, output, n, tid);
+  else if (d->cv) cv_thread(op, d, batch, input, output, pad, ws, n, tid);
+  else gemm_thread(op, d, batch, input, output, pad, ws, n, tid);
+}
+
+static sc_status dense_run(const sc_conv_op *op, int32_t batch, const float *input, float *output,
+                           void *workspace, int32_t threads) {
+  const dense_impl *d = (const dense_impl *)op->impl;
+  const size_t shared = shared_bytes(d, batch), per = sc_round_up(d->ws_floats * sizeof(float));
+  float *pad = d->pad_copy ? (float *)workspace : NULL;
+  char *wsbase = (char *)workspace + shared;
+#ifdef _OPENMP
+  if (threads > 1) {
+#pragma omp parallel num_threads(threads)
+    {
+      int tid = omp_get_thread_num(), n = omp_get_num_threads();
+      float *ws = per ? (float *)(wsbase + per * (size_t)tid) : NULL;
+      if (d->pad_copy) {
+        pad_thread(op, d, batch, input, pad, n, tid);
+#pragma omp barrier
+      }
+      run_thread(op, d, batch, input, output, pad, ws, n, tid);
+    }
+    return SC_OK;
+  }
+#endif
+  (void)threads;
+  if (d->pad_copy) pad_thread(op, d, batch, input, pad, 1, 0);
+  run_thread(op, d, batch, input, output, pad, per ? (float *)wsbase : NULL, 1, 0);
+  return SC_OK;
+}
+
+/* ------------------------------------------------------------------ init */
+
+#define KC_CV 128
+#define CV_BLOCK 256 /* pixels whose running sums stay in the per-thread scratch */
+
+static sc_status init_cv(sc_conv_op *op, dense_impl *d, const float *weight) {
+  const sc_conv_desc *cd = &op->desc;
+  const int32_t khw = cd->kernel_h * cd->kernel_w;
+  d->cv = true;
+  d->padded = d->direct_b = false;
+  d->nk = (d->K + KC_CV - 1) / KC_CV;
+  d->kc = (d->K + d->nk - 1) / d->nk;
+  d->mvec = (d->M + 15) / 16;
+  d->pad_copy = cd->pad_top || cd->pad_left || cd->pad_bottom || cd->pad_right;
+  d->pad_w = cd->in_w + cd->pad_left + cd->pad_right;
+  d->plane = (cd->in_h + cd->pad_top + cd->pad_bottom) * d->pad_w;
+  d->pad_floats = (size_t)cd->in_channels * d->plane;
+  d->pad_slack = 16;
+  d->nb = (d->N + CV_BLOCK - 1) / CV_BLOCK;
+  d->ws_floats = (size_t)((d->N + d->nb - 1) / d->nb) * 48;
+  const size_t ldw = (size_t)d->mvec * 16;
+  size_t w_floats = (size_t)d->groups * d->K * ldw, b_floats = (size_t)d->groups * ldw;
+  d->koff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)d->K);
+  d->poff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)d->N);
+  d->wcv = (float *)sc_aligned_calloc(sizeof(float) * w_floats);
+  d->bcv = (float *)sc_aligned_calloc(sizeof(float) * b_floats);
+  if (!d->koff || !d->poff || !d->wcv || !d->bcv) return SC_OUT_OF_MEMORY;
+  for (int32_t k = 0; k < d->K; k++) {
+    int32_t c = k / khw, r = k % khw, ky = r / cd->kernel_w, kx = r % cd->kernel_w;
+    d->koff[k] = c * d->plane + ky * cd->dilation_h * d->pad_w + kx * cd->dilation_w;
+  }
+  for (int32_t p = 0; p < d->N; p++) {
+    int32_t oy = p / op->out_w, ox = p % op->out_w;
+    d->poff[p] = oy * cd->stride_h * d->pad_w + ox * cd->stride_w;
+  }
+  for (int32_t g = 0; g < d->groups; g++)
+    for (int32_t m = 0; m < d->M; m++) {
+      int32_t oc = g * d->M + m;
+      for (int32_t k = 0; k < d->K; k++)
+        d->wcv[(((size_t)g * d->mvec + m / 16) * d->K + k) * 16 + m % 16] =
+            weight[(size_t)oc * d->K + k];
+      d->bcv[(size_t)g * ldw + m] = op->bias[oc];
+    }
+  op->packed_bytes = (w_floats + b_floats) * sizeof(float) + sizeof(int32_t) * ((size_t)d->K + d->N);
+  return SC_OK;
+}
+
+static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
+  const sc_conv_desc *cd = &op->desc;
+  switch (op->isa) {
+  case SC_ISA_AVX512: d->mr = 8; d->w = 16; d->nvmax = 3; d->gemm = f32_gemm_8x48__avx512; break;
+  case SC_ISA_AVX2: d->mr = 6; d->w = 8; d->nvmax = 2; d->gemm = f32_gemm_6x16__avx2; break;
+  default: d->mr = 4; d->w = 8; d->nvmax = 1; d->gemm = f32_gemm_4x8__scalar; break;
+  }
+  const int MR = d->mr;
+  d->MT = (d->M + MR - 1) / MR;
+  d->nk = (d->K + KC_MAX - 1) / KC_MAX;
+  d->kc = (d->K + d->nk - 1) / d->nk;
+  const int32_t pw = cd->in_w + cd->pad_left + cd->pad_right;
+  const int32_t ph = cd->in_h + cd->pad_top + cd->pad_bottom;
+  const int64_t wide = (int64_t)op->out_h * pw;
+  d->direct_b = cd->kernel_h == 1 && cd->kernel_w == 1 && cd->stride_h == 1 &&
+                cd->stride_w == 1 && cd->pad_top == 0 && cd->pad_left == 0 &&
+                cd->pad_bottom == 0 && cd->pad_right == 0;
+  /* the wide grid costs its garbage columns, im2col costs a copy of K × N */
+  d->padded = op->isa == SC_ISA_AVX512 && !d->direct_b && cd->stride_h == 1 &&
+              cd->stride_w == 1 && (wide + 15) / 16 * 4 <= (int64_t)(d->N + 15) / 16 * 5 &&
+              (int64_t)ph * pw * cd->in_channels < INT32_MAX / 2;
+  d->nvec = (int32_t)(d->padded ? (wide + d->w - 1) / d->w : (d->N + d->w - 1) / d->w);
+  /* lanes doing useful work: along the pixels (above) or along the channels */
+  double eff_pv = (double)d->N / (16.0 * d->nvec);
+  double eff_cv = (double)d->M / (16.0 * ((d->M + 15) / 16));
+  /* where im2col would be needed (strided), the channel vectors also save the copy */
+  bool im2col = !d->direct_b && !d->padded;
+  if (op->isa == SC_ISA_AVX512 && (d->M >= 32 || d->groups > 1) &&
+      (eff_cv > eff_pv + 0.04 || (im2col && eff_cv >= eff_pv - 0.03)) &&
+      (int64_t)ph * pw * cd->in_channels < INT32_MAX / 2)
+    return init_cv(op, d, weight);
+  int32_t block_vec = (int32_t)(B_BLOCK_FLOATS / ((int64_t)d->kc * d->w));
+  block_vec = SC_MAX(d->nvmax, block_vec / d->nvmax * d->nvmax);
+  d->nb = (d->nvec + block_vec - 1) / block_vec;
+  d->block_vec_max = (d->nvec + d->nb - 1) / d->nb;
+  d->ws_floats = d->direct_b || d->padded ? 0 : (size_t)d->kc * d->block_vec_max * d->w;
+  d->pad_copy = d->padded;
+  if (d->padded) {
+    const int32_t khw = cd->kernel_h * cd->kernel_w;
+    d->pad_w = pw;
+    d->plane = ph * pw;
+    d->pad_floats = (size_t)cd->in_channels * d->plane;
+    /* the last vector reads up to 15 lanes past the grid, shifted by the widest tap */
+    d->pad_slack = 16 + (size_t)(cd->kernel_w - 1) * cd->dilation_w + 16;
+    d->koff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)d->K);
+    d->vmask = (uint16_t *)sc_aligned_alloc(sizeof(uint16_t) * (size_t)d->nvec);
+    d->vdst = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)d->nvec);
+    if (!d->koff || !d->vmask || !d->vdst) return SC_OUT_OF_MEMORY;
+    for (int32_t k = 0; k < d->K; k++) {
+      int32_t c = k / khw, r = k % khw, ky = r / cd->kernel_w, kx = r % cd->kernel_w;
+      d->koff[k] = c * d->plane + ky * cd->dilation_h * pw + kx * cd->dilation_w;
+    }
+    for (int32_t v = 0; v < d->nvec; v++) {
+      uint16_t m = 0;
+      int32_t dst = -1;
+      for (int l = 0; l < 16; l++) {
+        int64_t q = (int64_t)v * 16 + l;
+        int32_t oy = (int32_t)(q / pw), ox = (int32_t)(q % pw);
+        if (q < wide && ox < op->out_w) {
+          m |= (uint16_t)(1u << l);
+          if (dst < 0) dst = oy * op->out_w + ox;
+        }
+      }
+      d->vmask[v] = m;
+      d->vdst[v] = dst < 0 ? 0 : dst;
+    }
+  }
+
+  size_t a_floats, bias_floats;
+  if (!sc_mul_size((size_t)d->groups * d->MT * MR, (size_t)d->K, &a_floats))
+    return SC_SIZE_OVERFLOW;
+  bias_floats = (size_t)d->groups * d->MT * MR;
+  if (a_floats > SIZE_MAX / sizeof(float)) return SC_SIZE_OVERFLOW;
+  d->a = (float *)sc_aligned_calloc(a_floats * sizeof(float));
+  d->bias = (float *)sc_aligned_calloc(bias_floats * sizeof(float));
+  if (!d->a || !d->bias) return SC_OUT_OF_MEMORY;
+  for (int32_t g = 0; g < d->groups; g++) {
+    for (int32_t m = 0; m < d->M; m++) {
+      int32_t oc = g * d->M + m;
+      size_t tile = (size_t)g * d->MT + m / MR;
+      float *dst = d->a + tile * d->K * MR + m % MR;
+      const float *src = weight + (size_t)oc * d->K;
+      for (int32_t k = 0; k < d->K; k++) dst[(size_t)k * MR] = src[k];
+      d->bias[tile * MR + m % MR] = op->bias[oc];
+    }
+  }
+  op->packed_bytes = (a_floats + bias_floats) * sizeof(float);
+  return SC_OK;
+}
+
+static sc_status init_gconv(sc_conv_op *op, dense_impl *d, const float *weight) {
+  const sc_conv_desc *cd = &op->desc;
+  int W, nvmax;
+  switch (op->isa) {
+  case SC_ISA_AVX512: W = 16; nvmax = 6; d->gconv_kernel = f32_gconv_4x96__avx512; break;
+  case SC_ISA_AVX2: W = 8; nvmax = 2; d->gconv_kernel = f32_gconv_4x16__avx2; break;
+  default: W = 8; nvmax = 1; d->gconv_kernel = f32_gconv_4x8__scalar; break;
+  }
+  const int32_t cin_g = cd->in_channels / d->groups;
+  const int32_t khw = cd->kernel_h * cd->kernel_w;
+  d->MT4 = (d->M + 3) / 4;
+  /* pixel vectors: row-major runs of up to W pixels within one output row */
+  const int32_t vpr = (op->out_w + W - 1) / W;
+  int64_t nv_total = (int64_t)op->out_h * vpr;
+  int64_t nt = (nv_total + nvmax - 1) / nvmax;
+  if (nt > INT32_MAX / 2) return SC_SIZE_OVERFLOW;
+  d->ntiles = (int32_t)nt;
+  d->tiles = (sc_gconv_tile *)sc_aligned_calloc(sizeof(sc_gconv_tile) * (size_t)nt);
+  size_t gw_floats = (size_t)d->groups * d->MT4 * khw * cin_g * 4;
+  size_t gb_floats = (size_t)d->groups * d->MT4 * 4;
+  d->gw = (float *)sc_aligned_calloc(gw_floats * sizeof(float));
+  d->gbias = (float *)sc_aligned_calloc(gb_floats * sizeof(float));
+  if (!d->tiles || !d->gw || !d->gbias) return SC_OUT_OF_MEMORY;
+  for (int64_t v = 0; v < nv_total; v++) {
+    sc_gconv_tile *t = &d->tiles[v / nvmax];
+    int i = t->nvec++;
+    t->oy[i] = (int32_t)(v / vpr);
+    t->ox[i] = (int32_t)(v % vpr) * W;
+    t->ncol[i] = SC_MIN(W, op->out_w - t->ox[i]);
+  }
+  for (int32_t g = 0; g < d->groups; g++) {
+    for (int32_t m = 0; m < d->M; m++) {
+      int32_t oc = g * d->M + m;
+      size_t gm = (size_t)g * d->MT4 + m / 4;
+      float *dst = d->gw + gm * khw * cin_g * 4 + m % 4;
+      for (int32_t ic = 0; ic < cin_g; ic++)
+        for (int32_t r = 0; r < khw; r++)
+          dst[((size_t)r * cin_g + ic) * 4] = weight[((size_t)oc * cin_g + ic) * khw + r];
+      d->gbias[gm * 4 + m % 4] = op->bias[oc];
+    }
+  }
+  op->packed_bytes = (gw_floats + gb_floats) * sizeof(float) + sizeof(sc_gconv_tile) * (size_t)nt;
+  return SC_OK;
+}
+
+static sc_status init_common(sc_conv_op *op, const float *weight, bool allow_gconv) {
+  const sc_conv_desc *cd = &op->desc;
+  dense_impl *d = (dense_impl *)sc_aligned_calloc(sizeof(dense_impl));
+  if (!d) return SC_OUT_OF_MEMORY;
+  op->impl = d;
+  op->destroy_impl = dense_destroy;
+  d->groups = cd->groups;
+  d->M = cd->out_channels / cd->groups;
+  d->K = cd->in_channels / cd->groups * cd->kernel_h * cd->kernel_w;
+  d->N = op->out_h * op->out_w;
+  d->flags = op->activation == SC_ACTIVATION_RELU    ? SC_GEMM_RELU
+             : op->activation == SC_ACTIVATION_RELU6 ? SC_GEMM_RELU6
+                                                     : 0;
+  d->gconv = allow_gconv && cd->groups > 1 && d->M <= 8 && cd->stride_w == 1 &&
+             d->K <= 16 * 9;
+  sc_status st = d->gconv ? init_gconv(op, d, weight) : init_gemm(op, d, weight);
+  if (st != SC_OK) return st;
+  op->stored_weights = (int64_t)cd->out_channels * d->K;
+  op->workspace_size = dense_workspace;
+  op->run = dense_run;
+  return SC_OK;
+}
+
+sc_status sc_dense_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
+  (void)mask;
+  return init_common(op, weight, false);
+}
+
+sc_status sc_grouped_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
+  (void)mask;
+  return init_common(op, weight, true);
+}

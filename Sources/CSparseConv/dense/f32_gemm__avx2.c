@@ -1,0 +1,144 @@
+/* AVX2+FMA microkernels of the dense and grouped paths. */
+#include "gemm.h"
+
+#if SC_X86
+#include <immintrin.h>
+
+/* Lanes [lo, hi) of an 8-lane ymm mask (sign bits), for maskload/maskstore. */
+static inline SC_TARGET_AVX2 __m256i lane_range8(int lo, int hi) {
+  const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  __m256i ge = _mm256_cmpgt_epi32(idx, _mm256_set1_epi32(lo - 1));
+  __m256i lt = _mm256_cmpgt_epi32(_mm256_set1_epi32(hi), idx);
+  return _mm256_and_si256(ge, lt);
+}
+
+/* 6 × NV accumulators + NV loads + 1 broadcast fit the 16 ymm registers. */
+static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
+gemm_6xnv(const int nv, size_t kc, const float *restrict a, const float *restrict b, size_t ldb,
+          float *restrict c, size_t ldc, int mrows, int ncols, const float *restrict bias,
+          int flags) {
+  const __m256i tail = lane_range8(0, ncols - 8 * (nv - 1));
+  __m256 acc[6][2];
+  if (flags & SC_GEMM_FIRST) {
+    for (int i = 0; i < 6; i++) {
+      __m256 bv = _mm256_broadcast_ss(bias + i);
+      for (int v = 0; v < nv; v++) acc[i][v] = bv;
+    }
+  } else {
+    for (int i = 0; i < 6; i++) {
+      for (int v = 0; v < nv; v++) {
+        if (i >= mrows) acc[i][v] = _mm256_setzero_ps();
+        else if (v == nv - 1) acc[i][v] = _mm256_maskload_ps(c + i * ldc + 8 * v, tail);
+        else acc[i][v] = _mm256_loadu_ps(c + i * ldc + 8 * v);
+      }
+    }
+  }
+  for (size_t k = 0; k < kc; k++) {
+    __m256 bv[2];
+    for (int v = 0; v < nv; v++)
+      bv[v] = v == nv - 1 ? _mm256_maskload_ps(b + 8 * v, tail) : _mm256_loadu_ps(b + 8 * v);
+    for (int i = 0; i < 6; i++) {
+      __m256 av = _mm256_broadcast_ss(a + i);
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
+    }
+    a += 6;
+    b += ldb;
+  }
+  if (flags & SC_GEMM_LAST) {
+    if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+      const __m256 zero = _mm256_setzero_ps();
+      for (int i = 0; i < 6; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm256_max_ps(acc[i][v], zero);
+    }
+    if (flags & SC_GEMM_RELU6) {
+      const __m256 six = _mm256_set1_ps(6.0f);
+      for (int i = 0; i < 6; i++)
+        for (int v = 0; v < nv; v++) acc[i][v] = _mm256_min_ps(acc[i][v], six);
+    }
+  }
+  for (int i = 0; i < 6; i++) {
+    if (i < mrows) {
+      for (int v = 0; v < nv; v++) {
+        if (v == nv - 1) _mm256_maskstore_ps(c + i * ldc + 8 * v, tail, acc[i][v]);
+        else _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+      }
+    }
+  }
+}
+
+SC_TARGET_AVX2 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb,
+                                        float *c, size_t ldc, int mrows, int ncols,
+                                        const float *bias, int flags) {
+  if (ncols > 8) gemm_6xnv(2, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+  else gemm_6xnv(1, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+}
+
+static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
+gconv_4xnv(const int nv, const sc_gconv_args *restrict p, const sc_gconv_tile *restrict t) {
+  __m256 acc[4][2];
+  for (int i = 0; i < 4; i++) {
+    __m256 bv = _mm256_broadcast_ss(p->bias + i);
+    for (int v = 0; v < nv; v++) acc[i][v] = bv;
+  }
+  const float *w = p->w;
+  const size_t in_hw = (size_t)p->in_hw;
+  const __m256i none = _mm256_setzero_si256();
+  for (int ky = 0; ky < p->kh; ky++) {
+    for (int kx = 0; kx < p->kw; kx++) {
+      const float *base[2];
+      __m256i m[2];
+      for (int v = 0; v < nv; v++) {
+        int iy = t->oy[v] * p->stride_h - p->pad_top + ky * p->dil_h;
+        int ix = t->ox[v] - p->pad_left + kx * p->dil_w;
+        if (iy < 0 || iy >= p->in_h) {
+          m[v] = none;
+          base[v] = p->input;
+        } else {
+          m[v] = lane_range8(-ix, SC_MIN(p->in_w - ix, t->ncol[v]));
+          base[v] = p->input + (ptrdiff_t)iy * p->in_w + ix;
+        }
+      }
+      for (int ic = 0; ic < p->cin_g; ic++) {
+        __m256 x[2];
+        for (int v = 0; v < nv; v++) x[v] = _mm256_maskload_ps(base[v] + ic * in_hw, m[v]);
+        for (int i = 0; i < 4; i++) {
+          __m256 wv = _mm256_broadcast_ss(w + i);
+          for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(wv, x[v], acc[i][v]);
+        }
+        w += 4;
+      }
+    }
+  }
+  if (p->flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+    const __m256 zero = _mm256_setzero_ps();
+    for (int i = 0; i < 4; i++)
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm256_max_ps(acc[i][v], zero);
+  }
+  if (p->flags & SC_GEMM_RELU6) {
+    const __m256 six = _mm256_set1_ps(6.0f);
+    for (int i = 0; i < 4; i++)
+      for (int v = 0; v < nv; v++) acc[i][v] = _mm256_min_ps(acc[i][v], six);
+  }
+  for (int v = 0; v < nv; v++) {
+    __m256i sm = lane_range8(0, t->ncol[v]);
+    float *o = p->output + (size_t)t->oy[v] * p->out_w + t->ox[v];
+    for (int i = 0; i < 4; i++)
+      if (i < p->mrows) _mm256_maskstore_ps(o + (size_t)i * p->out_hw, sm, acc[i][v]);
+  }
+}
+
+SC_TARGET_AVX2 void f32_gconv_4x16__avx2(const sc_gconv_args *args, const sc_gconv_tile *tile) {
+  if (tile->nvec >= 2) gconv_4xnv(2, args, tile);
+  else gconv_4xnv(1, args, tile);
+}
+
+#else
+void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                         size_t ldc, int mrows, int ncols, const float *bias, int flags) {
+  (void)kc; (void)a; (void)b; (void)ldb; (void)c; (void)ldc; (void)mrows; (void)ncols;
+  (void)bias; (void)flags;
+}
+void f32_gconv_4x16__avx2(const sc_gconv_args *args, const sc_gconv_tile *tile) {
+  (void)args; (void)tile;
+}
+#endif
