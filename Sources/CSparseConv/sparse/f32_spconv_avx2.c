@@ -32,8 +32,12 @@ static SC_AI SC_TARGET_AVX2 __m256i lastmask_avx2(int32_t lastn) {
 
 static SC_AI SC_TARGET_AVX2 void single_avx2(const sc_spconv_args *a, const int T) {
   __m256 acc[SC_SPCONV_TMAX];
-  const __m256 b = _mm256_set1_ps(a->b0);
-  for (int v = 0; v < T; v++) acc[v] = b;
+  if (a->pin) {
+    for (int v = 0; v < T; v++) acc[v] = _mm256_load_ps(a->pin + 8 * v);
+  } else {
+    const __m256 b = _mm256_set1_ps(a->b0);
+    for (int v = 0; v < T; v++) acc[v] = b;
+  }
   const __m256i lm = lastmask_avx2(a->lastn);
   const int32_t *idx = a->idx;
   const float *w = a->w;
@@ -44,16 +48,27 @@ static SC_AI SC_TARGET_AVX2 void single_avx2(const sc_spconv_args *a, const int 
     for (int v = 0; v < T - 1; v++) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(ip + 8 * v), wv, acc[v]);
     acc[T - 1] = _mm256_fmadd_ps(_mm256_maskload_ps(ip + 8 * (T - 1), lm), wv, acc[T - 1]);
   }
+  if (a->pout) {
+    for (int v = 0; v < T; v++) _mm256_store_ps(a->pout + 8 * v, acc[v]);
+    return;
+  }
   const __m256 lo = _mm256_set1_ps(a->lo), hi = _mm256_set1_ps(a->hi);
   for (int v = 0; v < T; v++) store_avx2(acc[v], a, v, a->out0, lo, hi);
 }
 
 static SC_AI SC_TARGET_AVX2 void pair_avx2(const sc_spconv_args *a, const int T) {
   __m256 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
-  const __m256 b0 = _mm256_set1_ps(a->b0), b1 = _mm256_set1_ps(a->b1);
-  for (int v = 0; v < T; v++) {
-    acc0[v] = b0;
-    acc1[v] = b1;
+  if (a->pin) {
+    for (int v = 0; v < T; v++) {
+      acc0[v] = _mm256_load_ps(a->pin + 8 * v);
+      acc1[v] = _mm256_load_ps(a->pin + 8 * (T + v));
+    }
+  } else {
+    const __m256 b0 = _mm256_set1_ps(a->b0), b1 = _mm256_set1_ps(a->b1);
+    for (int v = 0; v < T; v++) {
+      acc0[v] = b0;
+      acc1[v] = b1;
+    }
   }
   const __m256i lm = lastmask_avx2(a->lastn);
   const int32_t *idx = a->idx;
@@ -71,6 +86,13 @@ static SC_AI SC_TARGET_AVX2 void pair_avx2(const sc_spconv_args *a, const int T)
     const __m256 x = _mm256_maskload_ps(ip + 8 * (T - 1), lm);
     acc0[T - 1] = _mm256_fmadd_ps(x, w0, acc0[T - 1]);
     acc1[T - 1] = _mm256_fmadd_ps(x, w1, acc1[T - 1]);
+  }
+  if (a->pout) {
+    for (int v = 0; v < T; v++) {
+      _mm256_store_ps(a->pout + 8 * v, acc0[v]);
+      _mm256_store_ps(a->pout + 8 * (T + v), acc1[v]);
+    }
+    return;
   }
   const __m256 lo = _mm256_set1_ps(a->lo), hi = _mm256_set1_ps(a->hi);
   for (int v = 0; v < T; v++) store_avx2(acc0[v], a, v, a->out0, lo, hi);
@@ -94,11 +116,33 @@ SC_DEF(56, 7)
 SC_DEF(64, 8)
 #undef SC_DEF
 
+/* Stride 1 through masked loads (which never fault on masked-off lanes);
+   other strides in plain C. */
+static SC_TARGET_AVX2 void f32_spconv_fill_row__avx2(float *row, int32_t wq, const float *src,
+                                                     int64_t xs, int32_t sw, int32_t in_w) {
+  if (sw != 1) {
+    sc_spconv_fill_row_scalar(row, wq, src, xs, sw, in_w);
+    return;
+  }
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  int32_t j = 0;
+  for (; j + 8 <= wq; j += 8) {
+    const int64_t x = xs + j;
+    const int64_t lo = x < 0 ? (-x < 8 ? -x : 8) : 0;
+    const int64_t hi = in_w - x < 0 ? 0 : (in_w - x > 8 ? 8 : in_w - x);
+    const __m256i m = _mm256_and_si256(_mm256_cmpgt_epi32(iota, _mm256_set1_epi32((int)lo - 1)),
+                                       _mm256_cmpgt_epi32(_mm256_set1_epi32((int)hi), iota));
+    _mm256_storeu_ps(row + j, _mm256_maskload_ps((const float *)((uintptr_t)src + (uintptr_t)(x * 4)), m));
+  }
+  if (j < wq) sc_spconv_fill_row_scalar(row + j, wq - j, src, xs + j, 1, in_w);
+}
+
 void sc_spconv_kernels_avx2(sc_spconv_kernels *k) {
+  k->fill_row = f32_spconv_fill_row__avx2;
   k->lanes = 8;
   k->tmax_single = 8;
   k->tmax_pair = 6;
-  k->single[0] = k->pair[0] = 0;
+  for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->single[t] = k->pair[t] = 0;
 #define SC_SET(P, T)                                                                         \
   k->single[T] = f32_spconv_##P##x1__avx2;                                                   \
   k->pair[T] = f32_spconv_##P##x2__avx2;

@@ -14,11 +14,14 @@
 
 /* Garbage lanes (padded-width columns, the end of the plane) are squeezed out
    by a register compress, so each vector is one masked store. */
+int spx_nostore = 0;
+int spx_pf = 0;
 static SC_AI SC_TARGET_AVX512 void store_avx512(__m512 x, const sc_spconv_args *a, int v,
                                                 float *out, __m512 lo, __m512 hi) {
   if (a->clamp) x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
   const unsigned m = a->vmask[v];
   float *o = out + a->voff[v];
+  if (spx_nostore) { _mm512_mask_storeu_ps(out, 1, x); return; }
   if (m == 0xFFFFu) {
     _mm512_storeu_ps(o, x);
   } else if (m != 0) {
@@ -29,17 +32,32 @@ static SC_AI SC_TARGET_AVX512 void store_avx512(__m512 x, const sc_spconv_args *
 
 static SC_AI SC_TARGET_AVX512 void single_avx512(const sc_spconv_args *a, const int T) {
   __m512 acc[SC_SPCONV_TMAX];
-  const __m512 b = _mm512_set1_ps(a->b0);
-  for (int v = 0; v < T; v++) acc[v] = b;
+  if (a->pin) {
+    for (int v = 0; v < T; v++) acc[v] = _mm512_load_ps(a->pin + 16 * v);
+  } else {
+    const __m512 b = _mm512_set1_ps(a->b0);
+    for (int v = 0; v < T; v++) acc[v] = b;
+  }
   const __mmask16 lm = (__mmask16)((1u << a->lastn) - 1u);
   const int32_t *idx = a->idx;
   const float *w = a->w;
   const float *in = a->in;
   for (int64_t k = 0, n = a->nnz; k < n; k++) {
     const float *ip = in + idx[k];
+    if (spx_pf) {
+      const char *pp = (const char *)(in + idx[k + spx_pf]);
+      _mm_prefetch(pp, _MM_HINT_T0);
+      _mm_prefetch(pp + 64 * 4, _MM_HINT_T0);
+      _mm_prefetch(pp + 64 * 8, _MM_HINT_T0);
+      _mm_prefetch(pp + 64 * 12, _MM_HINT_T0);
+    }
     const __m512 wv = _mm512_set1_ps(w[k]);
     for (int v = 0; v < T - 1; v++) acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(ip + 16 * v), wv, acc[v]);
     acc[T - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lm, ip + 16 * (T - 1)), wv, acc[T - 1]);
+  }
+  if (a->pout) {
+    for (int v = 0; v < T; v++) _mm512_store_ps(a->pout + 16 * v, acc[v]);
+    return;
   }
   const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
   for (int v = 0; v < T; v++) store_avx512(acc[v], a, v, a->out0, lo, hi);
@@ -47,10 +65,17 @@ static SC_AI SC_TARGET_AVX512 void single_avx512(const sc_spconv_args *a, const 
 
 static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const int T) {
   __m512 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
-  const __m512 b0 = _mm512_set1_ps(a->b0), b1 = _mm512_set1_ps(a->b1);
-  for (int v = 0; v < T; v++) {
-    acc0[v] = b0;
-    acc1[v] = b1;
+  if (a->pin) {
+    for (int v = 0; v < T; v++) {
+      acc0[v] = _mm512_load_ps(a->pin + 16 * v);
+      acc1[v] = _mm512_load_ps(a->pin + 16 * (T + v));
+    }
+  } else {
+    const __m512 b0 = _mm512_set1_ps(a->b0), b1 = _mm512_set1_ps(a->b1);
+    for (int v = 0; v < T; v++) {
+      acc0[v] = b0;
+      acc1[v] = b1;
+    }
   }
   const __mmask16 lm = (__mmask16)((1u << a->lastn) - 1u);
   const int32_t *idx = a->idx;
@@ -58,6 +83,13 @@ static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const in
   const float *in = a->in;
   for (int64_t k = 0, n = a->nnz; k < n; k++) {
     const float *ip = in + idx[k];
+    if (spx_pf) {
+      const char *pp = (const char *)(in + idx[k + spx_pf]);
+      _mm_prefetch(pp, _MM_HINT_T0);
+      _mm_prefetch(pp + 64 * 4, _MM_HINT_T0);
+      _mm_prefetch(pp + 64 * 8, _MM_HINT_T0);
+      _mm_prefetch(pp + 64 * 12, _MM_HINT_T0);
+    }
     const __m512 w0 = _mm512_set1_ps(w[2 * k]);
     const __m512 w1 = _mm512_set1_ps(w[2 * k + 1]);
     for (int v = 0; v < T - 1; v++) {
@@ -68,6 +100,13 @@ static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const in
     const __m512 x = _mm512_maskz_loadu_ps(lm, ip + 16 * (T - 1));
     acc0[T - 1] = _mm512_fmadd_ps(x, w0, acc0[T - 1]);
     acc1[T - 1] = _mm512_fmadd_ps(x, w1, acc1[T - 1]);
+  }
+  if (a->pout) {
+    for (int v = 0; v < T; v++) {
+      _mm512_store_ps(a->pout + 16 * v, acc0[v]);
+      _mm512_store_ps(a->pout + 16 * (T + v), acc1[v]);
+    }
+    return;
   }
   const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
   for (int v = 0; v < T; v++) store_avx512(acc0[v], a, v, a->out0, lo, hi);
@@ -89,18 +128,67 @@ SC_DEF(80, 5)
 SC_DEF(96, 6)
 SC_DEF(112, 7)
 SC_DEF(128, 8)
+SC_DEF(144, 9)
+SC_DEF(160, 10)
+SC_DEF(176, 11)
+SC_DEF(192, 12)
+SC_DEF(208, 13)
+SC_DEF(224, 14)
+SC_DEF(240, 15)
+SC_DEF(256, 16)
 #undef SC_DEF
 
+/* Lanes [lo, hi) of 16, clipped. */
+static SC_AI __mmask16 range_mask16(int64_t lo, int64_t hi) {
+  lo = lo < 0 ? 0 : lo;
+  hi = hi > 16 ? 16 : hi;
+  if (hi <= lo) return 0;
+  return (__mmask16)(((1u << hi) - 1u) & ~((1u << lo) - 1u));
+}
+
+/* Padding comes from masked-off lanes of masked loads (which never fault),
+   so a row is a few loads and stores with no per-element branch. */
+static SC_TARGET_AVX512 void f32_spconv_fill_row__avx512(float *row, int32_t wq, const float *src,
+                                                         int64_t xs, int32_t sw, int32_t in_w) {
+  if (sw == 1) {
+    for (int32_t j = 0; j < wq; j += 16) {
+      const int64_t x = xs + j;
+      const __mmask16 m = range_mask16(-x, in_w - x);
+      const __m512 v = _mm512_maskz_loadu_ps(m, (const void *)((uintptr_t)src + (uintptr_t)(x * 4)));
+      if (j + 16 <= wq) _mm512_storeu_ps(row + j, v);
+      else _mm512_mask_storeu_ps(row + j, range_mask16(0, wq - j), v);
+    }
+  } else if (sw == 2) {
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (int32_t j = 0; j < wq; j += 16) {
+      const int64_t x = xs + 2 * (int64_t)j;
+      const __m512 a = _mm512_maskz_loadu_ps(range_mask16(-x, in_w - x),
+                                             (const void *)((uintptr_t)src + (uintptr_t)(x * 4)));
+      const int64_t x2 = x + 16;
+      const __m512 b = _mm512_maskz_loadu_ps(range_mask16(-x2, in_w - x2),
+                                             (const void *)((uintptr_t)src + (uintptr_t)(x2 * 4)));
+      const __m512 v = _mm512_permutex2var_ps(a, even, b);
+      if (j + 16 <= wq) _mm512_storeu_ps(row + j, v);
+      else _mm512_mask_storeu_ps(row + j, range_mask16(0, wq - j), v);
+    }
+  } else {
+    sc_spconv_fill_row_scalar(row, wq, src, xs, sw, in_w);
+  }
+}
+
 void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
+  k->fill_row = f32_spconv_fill_row__avx512;
   k->lanes = 16;
-  k->tmax_single = 8;
-  k->tmax_pair = 8;
-  k->single[0] = k->pair[0] = 0;
+  k->tmax_single = 16;
+  k->tmax_pair = 12;
+  for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->single[t] = k->pair[t] = 0;
 #define SC_SET(P, T)                                                                         \
   k->single[T] = f32_spconv_##P##x1__avx512;                                                 \
   k->pair[T] = f32_spconv_##P##x2__avx512;
   SC_SET(16, 1) SC_SET(32, 2) SC_SET(48, 3) SC_SET(64, 4)
   SC_SET(80, 5) SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8)
+  SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11) SC_SET(192, 12)
+  SC_SET(208, 13) SC_SET(224, 14) SC_SET(240, 15) SC_SET(256, 16)
 #undef SC_SET
 }
 #endif

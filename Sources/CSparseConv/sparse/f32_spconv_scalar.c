@@ -20,7 +20,7 @@ static inline void store_scalar(const float *x, const sc_spconv_args *a, int v, 
 static inline void single_scalar(const sc_spconv_args *a, const int T) {
   float acc[SC_SPCONV_TMAX][SC_LANES];
   for (int v = 0; v < T; v++)
-    for (int i = 0; i < SC_LANES; i++) acc[v][i] = a->b0;
+    for (int i = 0; i < SC_LANES; i++) acc[v][i] = a->pin ? a->pin[SC_LANES * v + i] : a->b0;
   for (int64_t k = 0; k < a->nnz; k++) {
     const float *ip = a->in + a->idx[k];
     const float wv = a->w[k];
@@ -29,6 +29,11 @@ static inline void single_scalar(const sc_spconv_args *a, const int T) {
       for (int i = 0; i < n; i++) acc[v][i] += ip[SC_LANES * v + i] * wv;
     }
   }
+  if (a->pout) {
+    for (int v = 0; v < T; v++)
+      for (int i = 0; i < SC_LANES; i++) a->pout[SC_LANES * v + i] = acc[v][i];
+    return;
+  }
   for (int v = 0; v < T; v++) store_scalar(acc[v], a, v, a->out0);
 }
 
@@ -36,8 +41,8 @@ static inline void pair_scalar(const sc_spconv_args *a, const int T) {
   float acc0[SC_SPCONV_TMAX][SC_LANES], acc1[SC_SPCONV_TMAX][SC_LANES];
   for (int v = 0; v < T; v++)
     for (int i = 0; i < SC_LANES; i++) {
-      acc0[v][i] = a->b0;
-      acc1[v][i] = a->b1;
+      acc0[v][i] = a->pin ? a->pin[SC_LANES * v + i] : a->b0;
+      acc1[v][i] = a->pin ? a->pin[SC_LANES * (T + v) + i] : a->b1;
     }
   for (int64_t k = 0; k < a->nnz; k++) {
     const float *ip = a->in + a->idx[k];
@@ -50,6 +55,14 @@ static inline void pair_scalar(const sc_spconv_args *a, const int T) {
         acc1[v][i] += x * w1;
       }
     }
+  }
+  if (a->pout) {
+    for (int v = 0; v < T; v++)
+      for (int i = 0; i < SC_LANES; i++) {
+        a->pout[SC_LANES * v + i] = acc0[v][i];
+        a->pout[SC_LANES * (T + v) + i] = acc1[v][i];
+      }
+    return;
   }
   for (int v = 0; v < T; v++) store_scalar(acc0[v], a, v, a->out0);
   for (int v = 0; v < T; v++) store_scalar(acc1[v], a, v, a->out1);
@@ -64,7 +77,16 @@ SC_DEF(24, 3)
 SC_DEF(32, 4)
 #undef SC_DEF
 
+void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t xs, int32_t sw,
+                               int32_t in_w) {
+  for (int32_t rx = 0; rx < wq; rx++) {
+    const int64_t x = xs + (int64_t)rx * sw;
+    row[rx] = x >= 0 && x < in_w ? src[x] : 0.0f;
+  }
+}
+
 void sc_spconv_kernels_scalar(sc_spconv_kernels *k) {
+  k->fill_row = sc_spconv_fill_row_scalar;
   k->lanes = SC_LANES;
   k->tmax_single = 4;
   k->tmax_pair = 4;

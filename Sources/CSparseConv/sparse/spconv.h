@@ -5,7 +5,7 @@
 #include "../common/internal.h"
 
 /* Largest tile (vectors along the flattened output) any kernel instantiates. */
-#define SC_SPCONV_TMAX 8
+#define SC_SPCONV_TMAX 16
 
 /* One CSR row: one output channel (c1 < 0) or a pair of output channels. */
 typedef struct sc_spconv_row {
@@ -27,11 +27,23 @@ typedef struct sc_spconv_args {
   const uint16_t *vmask; /* [T] lanes of each vector that are real outputs */
   const int32_t *voff;   /* [T] output offset of each vector's first real lane */
   int32_t lastn;         /* lanes of the tile's last vector inside the plane */
+  /* Input-channel chunks: partial sums [2][T][lanes] (64-byte aligned) read
+     instead of the bias when pin != NULL, written instead of the output
+     when pout != NULL. */
+  const float *pin;
+  float *pout;
   int32_t clamp;         /* apply [lo, hi] (ReLU/ReLU6) */
   float lo, hi;
 } sc_spconv_args;
 
 typedef void (*sc_spconv_ukernel)(const sc_spconv_args *a);
+
+/* Writes one phase-plane row: row[rx] = src[xs + rx*sw] where that index is
+   inside [0, in_w), else 0, for rx in [0, wq). src is the input row. */
+typedef void (*sc_spconv_fill_row)(float *row, int32_t wq, const float *src, int64_t xs,
+                                   int32_t sw, int32_t in_w);
+void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t xs, int32_t sw,
+                               int32_t in_w);
 
 /* Microkernel tables, indexed by tile size T in [1, tmax]; [0] unused.
    single: one output channel per row; pair: two channels sharing positions. */
@@ -41,6 +53,7 @@ typedef struct sc_spconv_kernels {
   int32_t tmax_pair;   /* tile used when rows are pairs */
   sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
+  sc_spconv_fill_row fill_row;
 } sc_spconv_kernels;
 
 void sc_spconv_kernels_scalar(sc_spconv_kernels *k);

@@ -67,7 +67,7 @@ public final class Workspace {
     public init() {}
 
     /// Ensures at least `bytes` are available.
-    func reserve(_ bytes: Int) throws {
+    public func reserve(_ bytes: Int) throws {
         guard bytes > capacity else { return }
         guard let fresh = sc_aligned_alloc(bytes) else { throw SparseConvError.outOfMemory("workspace of \(bytes) bytes") }
         sc_aligned_free(pointer)
@@ -157,6 +157,28 @@ public final class Conv2D: @unchecked Sendable {
         self.instructionSet = InstructionSet(sc_conv_op_isa(op))
     }
 
+    /// Packs a pruned convolution for the sparse path of the mask's granularity
+    /// (or another `path`, e.g. dense, to compare).
+    /// - Parameters:
+    ///   - weight: OIHW weights; pruned ones should already be zero (`mask.apply(to:)`).
+    ///   - mask: which weights are kept; its spec must equal `spec`.
+    public convenience init(spec: Conv2DSpec, weight: Tensor, bias: [Float]? = nil, activation: Activation = .none,
+                            mask: PruningMask, path: ExecutionPath? = nil, instructionSet: InstructionSet? = nil) throws {
+        guard mask.spec == spec else {
+            throw SparseConvError.shapeMismatch(what: "pruning mask (its convolution differs)", expected: spec.weightShape,
+                                                actual: mask.spec.weightShape)
+        }
+        let chosen = path ?? mask.granularity.path
+        var effectiveBias = bias
+        if chosen == .channel, var b = bias {
+            // A removed filter takes its bias with it (DESIGN.md): the C path writes zeros.
+            for o in mask.removedFilters { b[o] = 0 }
+            effectiveBias = b
+        }
+        try self.init(spec: spec, weight: weight, bias: effectiveBias, activation: activation, path: chosen,
+                      keep: chosen.isSparse ? mask.keep : nil, instructionSet: instructionSet)
+    }
+
     deinit { sc_conv_op_destroy(handle) }
 
     /// Weights the path multiplies (nonzeros at its granularity; every weight for dense paths).
@@ -214,6 +236,13 @@ public final class Conv2D: @unchecked Sendable {
                                workspace.pointer, workspace.capacity, threadCount)
             }
         }
+        try SparseConvError.check(status, "running \(path.rawValue) convolution \(spec)")
+    }
+
+    /// Runs on raw buffers already checked by the caller (the plan executor).
+    func run(batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>,
+             workspace: Workspace, threads: Int32) throws {
+        let status = sc_conv_op_run(handle, Int32(batch), input, output, workspace.pointer, workspace.capacity, threads)
         try SparseConvError.check(status, "running \(path.rawValue) convolution \(spec)")
     }
 

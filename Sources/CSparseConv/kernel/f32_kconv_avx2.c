@@ -1,0 +1,120 @@
+/* AVX2+FMA microkernels of the kernel-level path: 8 output lanes per vector.
+   Only 16 registers: tiles stop at 12 accumulators and there is no 3x3
+   row-reuse variant (its 9 weight registers would not fit beside them). */
+#include "kconv.h"
+
+#if SC_X86
+#include <immintrin.h>
+
+#define KC_INLINE static inline __attribute__((always_inline)) SC_TARGET_AVX2
+
+KC_INLINE __m256 kc_act256(__m256 v, sc_activation act) {
+  if (act != SC_ACTIVATION_NONE) v = _mm256_max_ps(v, _mm256_setzero_ps());
+  if (act == SC_ACTIVATION_RELU6) v = _mm256_min_ps(v, _mm256_set1_ps(6.0f));
+  return v;
+}
+
+KC_INLINE __m256i kc_lanes256(int32_t n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+KC_INLINE void kc_gen256(const sc_kconv_tile *t, const int R, const int V, const int ML) {
+  const int S = (R * V <= 4) ? 2 : 1;
+  __m256 acc[2][SC_KCONV_RMAX][SC_KCONV_VMAX];
+  const __m256 vb = _mm256_set1_ps(t->bias);
+  const __m256i lm = kc_lanes256(t->last_lanes);
+#pragma unroll
+  for (int r = 0; r < R; r++)
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+      const float *o = t->out + r * t->out_stride + 8 * v;
+      acc[0][r][v] = !t->accumulate ? vb : (v == V - 1) ? _mm256_maskload_ps(o, lm) : _mm256_loadu_ps(o);
+      acc[1][r][v] = _mm256_setzero_ps();
+    }
+  const int32_t n = t->n, kk = t->kk;
+  const ptrdiff_t rs = t->row_stride;
+  const int32_t *toff = t->toff;
+  int32_t k = 0;
+  for (; k + S <= n; k += S) {
+    const float *xp[2], *wk[2];
+#pragma unroll
+    for (int s = 0; s < S; s++) {
+      xp[s] = t->x + (size_t)t->ics[k + s] * t->plane;
+      wk[s] = t->w + (size_t)(k + s) * kk;
+    }
+    for (int32_t tap = 0; tap < kk; tap++) {
+      const ptrdiff_t off = toff[tap];
+#pragma unroll
+      for (int s = 0; s < S; s++) {
+        const __m256 wv = _mm256_broadcast_ss(wk[s] + tap);
+        const float *xt = xp[s] + off;
+#pragma unroll
+        for (int r = 0; r < R; r++)
+#pragma unroll
+          for (int v = 0; v < V; v++) {
+            const float *p = xt + r * rs + 8 * v;
+            const __m256 xv = (ML && v == V - 1) ? _mm256_maskload_ps(p, lm) : _mm256_loadu_ps(p);
+            acc[s][r][v] = _mm256_fmadd_ps(wv, xv, acc[s][r][v]);
+          }
+      }
+    }
+  }
+  if (S == 2 && k < n) {
+    const float *xp = t->x + (size_t)t->ics[k] * t->plane;
+    const float *wk = t->w + (size_t)k * kk;
+    for (int32_t tap = 0; tap < kk; tap++) {
+      const __m256 wv = _mm256_broadcast_ss(wk + tap);
+      const float *xt = xp + toff[tap];
+#pragma unroll
+      for (int r = 0; r < R; r++)
+#pragma unroll
+        for (int v = 0; v < V; v++) {
+          const float *p = xt + r * rs + 8 * v;
+          const __m256 xv = (ML && v == V - 1) ? _mm256_maskload_ps(p, lm) : _mm256_loadu_ps(p);
+          acc[0][r][v] = _mm256_fmadd_ps(wv, xv, acc[0][r][v]);
+        }
+    }
+  }
+  const sc_activation act = t->act;
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    float *o = t->out + r * t->out_stride;
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+      __m256 y = acc[0][r][v];
+      if (S == 2) y = _mm256_add_ps(y, acc[1][r][v]);
+      if (t->finish) y = kc_act256(y, act);
+      if (v == V - 1 && t->last_lanes < 8) _mm256_maskstore_ps(o + 8 * v, lm, y);
+      else _mm256_storeu_ps(o + 8 * v, y);
+    }
+  }
+}
+
+#define KC_RV_LIST(X) \
+  X(1, 1) X(2, 1) X(3, 1) X(4, 1) X(5, 1) X(6, 1) X(7, 1) X(8, 1) X(9, 1) X(10, 1) \
+  X(11, 1) X(12, 1) \
+  X(1, 2) X(2, 2) X(3, 2) X(4, 2) X(5, 2) X(6, 2) \
+  X(1, 3) X(2, 3) X(3, 3) X(4, 3) \
+  X(1, 4) X(2, 4) X(3, 4) \
+  X(1, 5) X(2, 5) X(1, 6) X(2, 6) X(1, 7) X(1, 8)
+
+#define KC_DEF(R, V) \
+  static SC_TARGET_AVX2 void f32_kconv_##R##x##V##__avx2(const sc_kconv_tile *t) { kc_gen256(t, R, V, 0); }
+KC_RV_LIST(KC_DEF)
+
+#define KC_DEF_ML(V) \
+  static SC_TARGET_AVX2 void f32_kconv_1x##V##_ml__avx2(const sc_kconv_tile *t) { kc_gen256(t, 1, V, 1); }
+KC_DEF_ML(1) KC_DEF_ML(2) KC_DEF_ML(3) KC_DEF_ML(4) KC_DEF_ML(5) KC_DEF_ML(6) KC_DEF_ML(7) KC_DEF_ML(8)
+
+void sc_kconv_kernels_avx2(sc_kconv_kernels *k) {
+  *k = (sc_kconv_kernels){0};
+  k->lanes = 8;
+  k->rv_max = 12;
+#define KC_SET(R, V) k->gen[R][V] = f32_kconv_##R##x##V##__avx2;
+  KC_RV_LIST(KC_SET)
+#define KC_SET_ML(V) k->gen_ml[V] = f32_kconv_1x##V##_ml__avx2;
+  KC_SET_ML(1) KC_SET_ML(2) KC_SET_ML(3) KC_SET_ML(4) KC_SET_ML(5) KC_SET_ML(6) KC_SET_ML(7) KC_SET_ML(8)
+  k->spmm_v = 4;
+}
+
+#endif

@@ -1,0 +1,504 @@
+/*
+ * Kernel-level sparse path (SC_PATH_KERNEL): whole kh x kw kernels of one
+ * (output channel, input channel) pair are kept or removed. A kernel is kept
+ * when any of its weights is kept (mask[i] != 0, or weight != 0 without a
+ * mask); a kept kernel stores all its kh*kw weight values as given.
+ *
+ * Packed format (kc_impl):
+ *   row_ptr [out_channels + 1]  kept kernels of output channel oc are
+ *                               k in [row_ptr[oc], row_ptr[oc+1]) (CSR rows)
+ *   ics     [nnz]               absolute input channel of kernel k
+ *                               (group * in/groups + channel in the group)
+ *   w       [nnz][kh*kw]        the kernel's weights, row-major (kh, kw)
+ *   toff    [kh*kw]             offset of tap (kh, kw) in the source plane
+ *   wprefix [out_channels + 1]  prefix sums of per-channel work, used to
+ *                               split (tile, channel) items evenly by cost
+ * stored_weights = nnz * kh * kw.
+ *
+ * Source: the microkernels read a "source" in which every tap of every
+ * output is a fixed offset from the output's flat position, so the inner
+ * loops have no bounds checks:
+ *   - 1x1, stride 1, no padding ("direct"): the caller's input itself.
+ *   - otherwise: a zero-padded copy of the input in the workspace, split
+ *     into stride_h x stride_w phases (space-to-depth) so that strided taps
+ *     become unit-stride reads: phase (py, px) holds padded pixels
+ *     (py + i*sh, px + j*sw) as an Hph x Wph plane. Output (oh, ow) tap
+ *     (kh, kw) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + kh*dh/sh,
+ *     column ow + kw*dw/sw, i.e. flat position oh*Wph + ow + toff[tap].
+ *
+ * Tiles: "row" tiles are R output rows x V vectors of columns, written in
+ * place with a masked last vector; 3x3 stride-1 undilated layers use the
+ * s3 microkernel where the 9 weights stay in registers and each input row
+ * vector, loaded once, feeds all three kernel rows that read it. "Flat"
+ * tiles run along the flattened padded-width output (better lane use for
+ * narrow images such as 7x7); their results go through a per-thread
+ * scratch and the padding columns are dropped. Direct 1x1 is an SpMM over
+ * pixels with flat tiles written in place.
+ *
+ * Threads: items are (tile, output channel) in tile-major order so the
+ * input rows of a tile stay in cache while every channel uses them; the
+ * item range is split between threads by the cost prefix.
+ */
+#include "kconv.h"
+
+#include <string.h>
+#include <stdlib.h>
+
+typedef struct kc_impl {
+  int32_t kk;
+  int32_t *row_ptr;
+  int32_t *ics;
+  float *w;
+  int32_t *toff;
+  int64_t *wprefix;
+  int direct, flat, use_s3;
+  int32_t sh, sw, Hph, Wph;
+  size_t plane;      /* floats per input channel in the source */
+  size_t src_floats; /* workspace floats of the source copy (0 when direct) */
+  int32_t lanes, Vm, Rm;
+  int32_t nblk;      /* input-channel blocks (direct 1x1 only; else 1) */
+  int32_t *bptr;     /* [out_channels][nblk + 1] kernel index where each block starts */
+  int64_t ntiles, nchunks, qend;
+  sc_kconv_kernels k;
+} kc_impl;
+
+/* Per-unit cost of an item besides its taps: bias, activation, store. */
+#define KC_ITEM_COST 2
+#define KC_SCRATCH_FLOATS (SC_KCONV_RMAX * SC_KCONV_VMAX * 16)
+
+static void kc_destroy(void *p) {
+  kc_impl *im = (kc_impl *)p;
+  if (!im) return;
+  sc_aligned_free(im->row_ptr);
+  sc_aligned_free(im->ics);
+  sc_aligned_free(im->w);
+  sc_aligned_free(im->toff);
+  sc_aligned_free(im->wprefix);
+  sc_aligned_free(im->bptr);
+  sc_aligned_free(im);
+}
+
+static size_t kc_workspace(const sc_conv_op *op, int32_t batch, int32_t threads) {
+  (void)batch;
+  const kc_impl *im = (const kc_impl *)op->impl;
+  size_t a, b, total;
+  if (!sc_mul_size(im->src_floats, sizeof(float), &a)) return SIZE_MAX;
+  a = sc_round_up(a);
+  if (!im->flat || im->direct) return a;
+  if (!sc_mul_size((size_t)threads, KC_SCRATCH_FLOATS * sizeof(float), &b)) return SIZE_MAX;
+  if (!sc_add_size(a, b, &total)) return SIZE_MAX;
+  return total;
+}
+
+/* Zero-padded, phase-split copy of one input channel. */
+static void kc_copy_channel(const sc_conv_op *op, const kc_impl *im, const float *in,
+                            float *dst) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t Hph = im->Hph, Wph = im->Wph;
+  if (im->sh == 1 && im->sw == 1) {
+    for (int32_t y = 0; y < Hph; y++) {
+      float *row = dst + (size_t)y * Wph;
+      const int32_t iy = y - d->pad_top;
+      if (iy < 0 || iy >= d->in_h) {
+        memset(row, 0, sizeof(float) * (size_t)Wph);
+        continue;
+      }
+      memset(row, 0, sizeof(float) * (size_t)d->pad_left);
+      memcpy(row + d->pad_left, in + (size_t)iy * d->in_w, sizeof(float) * (size_t)d->in_w);
+      memset(row + d->pad_left + d->in_w, 0,
+             sizeof(float) * (size_t)(Wph - d->pad_left - d->in_w));
+    }
+  } else {
+    for (int32_t py = 0; py < im->sh; py++)
+      for (int32_t px = 0; px < im->sw; px++) {
+        float *ph = dst + (size_t)(py * im->sw + px) * Hph * Wph;
+        for (int32_t i = 0; i < Hph; i++) {
+          const int32_t iy = py + i * im->sh - d->pad_top;
+          float *row = ph + (size_t)i * Wph;
+          if (iy < 0 || iy >= d->in_h) {
+            memset(row, 0, sizeof(float) * (size_t)Wph);
+            continue;
+          }
+          const float *src = in + (size_t)iy * d->in_w;
+          for (int32_t j = 0; j < Wph; j++) {
+            const int32_t ix = px + j * im->sw - d->pad_left;
+            row[j] = (ix >= 0 && ix < d->in_w) ? src[ix] : 0.0f;
+          }
+        }
+      }
+  }
+  /* Rounding gap up to the next plane: only garbage lanes read it, but keep it
+     finite (and free of denormals) so those lanes cost nothing. */
+  const size_t used = (size_t)im->sh * im->sw * Hph * Wph;
+  if (im->plane > used) memset(dst + used, 0, sizeof(float) * (im->plane - used));
+}
+
+static void kc_run_item(const sc_conv_op *op, const kc_impl *im, const float *src, float *out,
+                        float *scratch, int64_t ti, int32_t oc, int32_t k0, int32_t k1,
+                        int32_t accumulate, int32_t finish) {
+  const int32_t OH = op->out_h, OW = op->out_w;
+  const int32_t L = im->lanes;
+  sc_kconv_tile t;
+  t.accumulate = accumulate;
+  t.finish = finish;
+  t.plane = im->plane;
+  t.ics = im->ics + k0;
+  t.w = im->w + (size_t)k0 * im->kk;
+  t.toff = im->toff;
+  t.n = k1 - k0;
+  t.kk = im->kk;
+  t.bias = op->bias[oc];
+  t.act = op->activation;
+  float *out_oc = out + (size_t)oc * OH * OW;
+  int32_t R, cols;
+  int64_t q0 = 0;
+  if (!im->flat) {
+    const int64_t rb = ti / im->nchunks, cc = ti % im->nchunks;
+    const int32_t oh0 = (int32_t)(rb * im->Rm);
+    const int32_t c0 = (int32_t)(cc * im->Vm * L);
+    R = SC_MIN(im->Rm, OH - oh0);
+    cols = SC_MIN(im->Vm * L, OW - c0);
+    t.x = src + (size_t)oh0 * im->Wph + c0;
+    t.row_stride = im->Wph;
+    t.out = out_oc + (size_t)oh0 * OW + c0;
+    t.out_stride = OW;
+  } else {
+    q0 = ti * im->Vm * L;
+    R = 1;
+    cols = (int32_t)SC_MIN((int64_t)im->Vm * L, im->qend - q0);
+    t.x = src + q0;
+    t.row_stride = 0;
+    t.out = im->direct ? out_oc + q0 : scratch;
+    t.out_stride = 0;
+  }
+  const int32_t V = (cols + L - 1) / L;
+  t.last_lanes = cols - (V - 1) * L;
+  if (op->isa == SC_ISA_SCALAR) {
+    sc_kconv_tile_scalar(&t, R, cols);
+  } else {
+    sc_kconv_fn fn;
+    if (im->direct && t.last_lanes < L) fn = im->k.gen_ml[V];
+    else if (im->use_s3 == 2) fn = im->k.s3a[R][V];
+    else if (im->use_s3) fn = im->k.s3[R][V];
+    else fn = im->k.gen[R][V];
+    fn(&t);
+  }
+  if (im->flat && !im->direct) {
+    /* Drop the padding columns of the flattened tile. */
+    int64_t oh = q0 / im->Wph;
+    int32_t ow = (int32_t)(q0 - oh * im->Wph);
+    for (int32_t i = 0; i < cols; i++) {
+      if (ow < OW) out_oc[(size_t)oh * OW + ow] = scratch[i];
+      if (++ow == im->Wph) {
+        ow = 0;
+        oh++;
+      }
+    }
+  }
+}
+
+/* Direct 1x1 with an SpMM microkernel: one call per (tile, block, channel run). */
+static void kc_run_spmm(const sc_conv_op *op, const kc_impl *im, const float *src, float *out,
+                        int64_t ti, int32_t oc0, int32_t oc1) {
+  const int32_t L = im->lanes;
+  const int64_t q0 = ti * im->Vm * L;
+  const int32_t cols = (int32_t)SC_MIN((int64_t)im->Vm * L, im->qend - q0);
+  const int32_t V = (cols + L - 1) / L;
+  sc_kconv_spmm a;
+  a.x = src + q0;
+  a.plane = im->plane;
+  a.ics = im->ics;
+  a.w = im->w;
+  a.bias = op->bias;
+  a.out = out + q0;
+  a.out_plane = (size_t)op->out_h * op->out_w;
+  a.oc0 = oc0;
+  a.oc1 = oc1;
+  a.last_lanes = cols - (V - 1) * L;
+  a.act = op->activation;
+  const sc_kconv_spmm_fn fn = im->k.spmm[V][a.last_lanes < L];
+  const int32_t nb = im->nblk;
+  for (int32_t bl = 0; bl < nb; bl++) {
+    a.kb = nb == 1 ? im->row_ptr : im->bptr + bl;
+    a.kstride = nb == 1 ? 1 : nb + 1;
+    a.accumulate = bl != 0;
+    a.finish = bl == nb - 1;
+    fn(&a);
+  }
+}
+
+static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input, float *output,
+                        void *workspace, int32_t threads) {
+  const kc_impl *im = (const kc_impl *)op->impl;
+  const sc_conv_desc *d = &op->desc;
+  const size_t in_img = (size_t)d->in_channels * d->in_h * d->in_w;
+  const size_t out_img = (size_t)d->out_channels * op->out_h * op->out_w;
+  float *src_ws = (float *)workspace;
+  float *scratch_base =
+      (im->flat && !im->direct) ? src_ws + sc_round_up(im->src_floats * sizeof(float)) / sizeof(float)
+                                : NULL;
+  const int32_t OC = d->out_channels;
+  const int64_t S = im->wprefix[OC];
+  const int64_t W = im->ntiles * S;
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int tid = 0, nt = 1;
+    (void)threads;
+#endif
+    float *scratch = scratch_base ? scratch_base + (size_t)tid * KC_SCRATCH_FLOATS : NULL;
+    int64_t b, e;
+    sc_split(W, nt, tid, &b, &e);
+    for (int32_t n = 0; n < batch; n++) {
+      const float *in = input + (size_t)n * in_img;
+      float *out = output + (size_t)n * out_img;
+      const float *src = in;
+      if (!im->direct) {
+        int64_t c0, c1;
+        sc_split(d->in_channels, nt, tid, &c0, &c1);
+        for (int64_t c = c0; c < c1; c++)
+          kc_copy_channel(op, im, in + (size_t)c * d->in_h * d->in_w, src_ws + (size_t)c * im->plane);
+        if (tid == nt - 1) {
+          const size_t used = (size_t)d->in_channels * im->plane;
+          memset(src_ws + used, 0, sizeof(float) * (im->src_floats - used));
+        }
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+        src = src_ws;
+      }
+      if (b < e) {
+        int64_t ti = b / S;
+        const int64_t rem = b % S;
+        /* first channel whose item starts at or after b */
+        int32_t lo = 0, hi = OC;
+        while (lo < hi) {
+          const int32_t mid = lo + (hi - lo) / 2;
+          if (im->wprefix[mid] < rem) lo = mid + 1;
+          else hi = mid;
+        }
+        int32_t oc = lo;
+        if (oc == OC) {
+          oc = 0;
+          ti++;
+        }
+        /* Segments: one tile, a run of channels [oc, oc_end). */
+        while (ti < im->ntiles && ti * S + im->wprefix[oc] < e) {
+          int32_t oc_end = oc + 1;
+          while (oc_end < OC && ti * S + im->wprefix[oc_end] < e) oc_end++;
+          if (im->direct && op->isa != SC_ISA_SCALAR && im->k.spmm[1][0]) {
+            kc_run_spmm(op, im, src, out, ti, oc, oc_end);
+          } else if (im->nblk == 1) {
+            for (int32_t c = oc; c < oc_end; c++)
+              kc_run_item(op, im, src, out, scratch, ti, c, im->row_ptr[c], im->row_ptr[c + 1], 0, 1);
+          } else {
+            /* Block-major so one block of input rows serves every channel
+               while it is in L1; partial sums wait in the output. */
+            const int32_t nb = im->nblk;
+            for (int32_t bl = 0; bl < nb; bl++)
+              for (int32_t c = oc; c < oc_end; c++) {
+                const int32_t *bp = im->bptr + (size_t)c * (nb + 1);
+                if (bp[bl] == bp[bl + 1] && bl != 0 && bl != nb - 1) continue;
+                kc_run_item(op, im, src, out, scratch, ti, c, bp[bl], bp[bl + 1], bl != 0, bl == nb - 1);
+              }
+          }
+          oc = oc_end;
+          if (oc == OC) {
+            oc = 0;
+            ti++;
+          }
+        }
+      }
+      if (!im->direct && n + 1 < batch) {
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      }
+    }
+  }
+  return SC_OK;
+}
+
+sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t OC = d->out_channels, OH = op->out_h, OW = op->out_w;
+  const int32_t cg = d->in_channels / d->groups, og = OC / d->groups;
+  const int32_t kh = d->kernel_h, kw = d->kernel_w, kk = kh * kw;
+
+  kc_impl *im = (kc_impl *)sc_aligned_calloc(sizeof(kc_impl));
+  if (!im) return SC_OUT_OF_MEMORY;
+  im->kk = kk;
+
+  /* Kept kernels. */
+  int64_t nnz = 0;
+  im->row_ptr = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * ((size_t)OC + 1));
+  im->wprefix = (int64_t *)sc_aligned_alloc(sizeof(int64_t) * ((size_t)OC + 1));
+  im->toff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)kk);
+  if (!im->row_ptr || !im->wprefix || !im->toff) goto oom;
+  for (int32_t oc = 0; oc < OC; oc++) {
+    im->row_ptr[oc] = (int32_t)nnz;
+    for (int32_t c = 0; c < cg; c++) {
+      const size_t base = ((size_t)oc * cg + c) * kk;
+      for (int32_t i = 0; i < kk; i++)
+        if (sc_kept(weight, mask, base + i)) {
+          nnz++;
+          break;
+        }
+    }
+  }
+  im->row_ptr[OC] = (int32_t)nnz;
+  im->ics = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)SC_MAX(nnz, 1));
+  im->w = (float *)sc_aligned_alloc(sizeof(float) * (size_t)SC_MAX(nnz * kk, 1));
+  if (!im->ics || !im->w) goto oom;
+  im->wprefix[0] = 0;
+  for (int32_t oc = 0, k = 0; oc < OC; oc++) {
+    const int32_t g = oc / og;
+    for (int32_t c = 0; c < cg; c++) {
+      const size_t base = ((size_t)oc * cg + c) * kk;
+      bool kept = false;
+      for (int32_t i = 0; i < kk && !kept; i++) kept = sc_kept(weight, mask, base + i);
+      if (!kept) continue;
+      im->ics[k] = g * cg + c;
+      memcpy(im->w + (size_t)k * kk, weight + base, sizeof(float) * (size_t)kk);
+      k++;
+    }
+    im->wprefix[oc + 1] =
+        im->wprefix[oc] + (int64_t)(im->row_ptr[oc + 1] - im->row_ptr[oc]) * kk + KC_ITEM_COST;
+  }
+
+  /* Microkernels. */
+  im->lanes = 16;
+#if SC_X86
+  if (op->isa == SC_ISA_AVX512) sc_kconv_kernels_avx512(&im->k);
+  else if (op->isa == SC_ISA_AVX2) sc_kconv_kernels_avx2(&im->k);
+  if (op->isa != SC_ISA_SCALAR) im->lanes = im->k.lanes;
+#else
+  if (op->isa != SC_ISA_SCALAR) {
+    kc_destroy(im);
+    return SC_UNSUPPORTED;
+  }
+#endif
+  const int32_t L = im->lanes;
+  const int32_t rv_max = op->isa == SC_ISA_SCALAR ? 16 : im->k.rv_max;
+
+  /* Source geometry. */
+  im->direct = kh == 1 && kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&
+               d->pad_left == 0 && d->pad_bottom == 0 && d->pad_right == 0;
+  int64_t max_toff = 0;
+  if (im->direct) {
+    im->sh = im->sw = 1;
+    im->Hph = d->in_h;
+    im->Wph = d->in_w;
+    im->plane = (size_t)d->in_h * d->in_w;
+    im->toff[0] = 0;
+  } else {
+    im->sh = d->stride_h;
+    im->sw = d->stride_w;
+    const int64_t Hpad = (int64_t)d->in_h + d->pad_top + d->pad_bottom;
+    const int64_t Wpad = (int64_t)d->in_w + d->pad_left + d->pad_right;
+    const int64_t Hph = (Hpad + im->sh - 1) / im->sh, Wph = (Wpad + im->sw - 1) / im->sw;
+    const int64_t plane = ((int64_t)im->sh * im->sw * Hph * Wph + 15) & ~(int64_t)15;
+    if (plane > INT32_MAX || plane * d->in_channels > INT32_MAX) {
+      kc_destroy(im);
+      return SC_SIZE_OVERFLOW;
+    }
+    im->Hph = (int32_t)Hph;
+    im->Wph = (int32_t)Wph;
+    im->plane = (size_t)plane;
+    for (int32_t y = 0; y < kh; y++)
+      for (int32_t x = 0; x < kw; x++) {
+        const int64_t yy = (int64_t)y * d->dilation_h, xx = (int64_t)x * d->dilation_w;
+        const int64_t off = ((yy % im->sh) * im->sw + (xx % im->sw)) * Hph * Wph +
+                            (yy / im->sh) * Wph + (xx / im->sw);
+        im->toff[y * kw + x] = (int32_t)off;
+        max_toff = SC_MAX(max_toff, off);
+      }
+  }
+  im->use_s3 = 0;
+  if (im->direct) {
+    im->flat = 1;
+  } else {
+    const bool s3 = op->isa == SC_ISA_AVX512 && kh == 3 && kw == 3 && d->stride_h == 1 &&
+                    d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1;
+    const int64_t vrow = (OW + L - 1) / L;
+    const double eff_row = (double)OW / (double)(vrow * L) * (s3 ? 1.3 : 1.0);
+    const int64_t qend = (int64_t)(OH - 1) * im->Wph + OW;
+    const double eff_flat = (double)OH * OW / (double)(((qend + L - 1) / L) * L);
+    im->flat = eff_flat > eff_row;
+    im->use_s3 = s3 && !im->flat;
+    if (im->use_s3) {
+      /* aligned rows: Wph a multiple of 16 (extra zero columns) */
+      const int64_t Wph = (im->Wph + 15) & ~(int64_t)15;
+      const int64_t plane = (int64_t)im->Hph * Wph;
+      if (plane <= INT32_MAX && plane * d->in_channels <= INT32_MAX) {
+        im->Wph = (int32_t)Wph;
+        im->plane = (size_t)plane;
+        for (int32_t y = 0; y < kh; y++)
+          for (int32_t x = 0; x < kw; x++) im->toff[y * kw + x] = (int32_t)(y * Wph + x);
+        max_toff = 2 * Wph + 2;
+        im->use_s3 = 2;
+      }
+    }
+  }
+  int64_t max_read; /* source floats past a channel plane's start that a tile may read */
+  if (im->flat) {
+    im->Vm = im->direct && op->isa != SC_ISA_SCALAR ? im->k.spmm_v : 4;
+    if (im->direct && getenv("KC_SPMMV")) im->Vm = atoi(getenv("KC_SPMMV"));
+    im->Rm = 1;
+    im->qend = im->direct ? (int64_t)OH * OW : (int64_t)(OH - 1) * im->Wph + OW;
+    im->ntiles = (im->qend + (int64_t)im->Vm * L - 1) / ((int64_t)im->Vm * L);
+    im->nchunks = 1;
+    max_read = im->ntiles * im->Vm * L;
+  } else {
+    im->Vm = SC_MIN(4, (OW + L - 1) / L);
+    im->Rm = SC_MIN(OH, SC_MIN(SC_KCONV_RMAX, rv_max / im->Vm));
+    if (getenv("KC_RM")) im->Rm = SC_MIN(im->Rm, atoi(getenv("KC_RM")));
+    im->nchunks = (OW + (int64_t)im->Vm * L - 1) / ((int64_t)im->Vm * L);
+    im->ntiles = ((OH + im->Rm - 1) / im->Rm) * im->nchunks;
+    max_read = (int64_t)(OH - 1) * im->Wph + im->nchunks * im->Vm * L;
+  }
+  if (!im->direct) {
+    const int64_t need = (int64_t)(d->in_channels - 1) * (int64_t)im->plane + max_toff + max_read + 16;
+    im->src_floats = (size_t)SC_MAX(need, (int64_t)d->in_channels * (int64_t)im->plane);
+  }
+
+  /* Direct 1x1: input-channel blocks whose tile of input (channels x Vm
+     vectors) fits in about 32 KB of L1. */
+  im->nblk = 1;
+  if (im->direct) {
+    const int64_t tile_bytes = (int64_t)d->in_channels * im->Vm * L * (int64_t)sizeof(float);
+    im->nblk = (int32_t)SC_MAX(1, SC_MIN((int64_t)d->in_channels, (tile_bytes + 32767) / 32768));
+    if (getenv("KC_NBLK")) im->nblk = atoi(getenv("KC_NBLK"));
+  }
+  if (im->nblk > 1) {
+    const int32_t nb = im->nblk;
+    const int32_t cb = (d->in_channels + nb - 1) / nb;
+    im->bptr = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)OC * (nb + 1));
+    if (!im->bptr) goto oom;
+    for (int32_t oc = 0; oc < OC; oc++) {
+      int32_t *bp = im->bptr + (size_t)oc * (nb + 1);
+      int32_t kx = im->row_ptr[oc];
+      for (int32_t bl = 0; bl < nb; bl++) {
+        bp[bl] = kx;
+        while (kx < im->row_ptr[oc + 1] && im->ics[kx] < (bl + 1) * cb) kx++;
+      }
+      bp[nb] = im->row_ptr[oc + 1];
+    }
+  }
+
+  op->impl = im;
+  op->workspace_size = kc_workspace;
+  op->run = kc_run;
+  op->destroy_impl = kc_destroy;
+  op->stored_weights = nnz * kk;
+  op->packed_bytes = sizeof(int32_t) * ((size_t)OC + 1) + sizeof(int32_t) * (size_t)nnz +
+                     sizeof(float) * (size_t)(nnz * kk) + sizeof(int32_t) * (size_t)kk;
+  return SC_OK;
+oom:
+  kc_destroy(im);
+  return SC_OUT_OF_MEMORY;
+}

@@ -1,7 +1,0 @@
-/* Placeholder until the block1x2 path lands: reports SC_UNSUPPORTED. */
-#include "../common/internal.h"
-
-sc_status sc_block1x2_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
-  (void)op; (void)weight; (void)mask;
-  return SC_UNSUPPORTED;
-}

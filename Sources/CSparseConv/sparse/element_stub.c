@@ -1,7 +1,0 @@
-/* Placeholder until the element path lands: reports SC_UNSUPPORTED. */
-#include "../common/internal.h"
-
-sc_status sc_element_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
-  (void)op; (void)weight; (void)mask;
-  return SC_UNSUPPORTED;
-}

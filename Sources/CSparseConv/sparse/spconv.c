@@ -1,0 +1,607 @@
+/*
+ * Direct sparse convolution: the engine behind SC_PATH_ELEMENT and
+ * SC_PATH_BLOCK1X2 (Park et al., ICLR 2017, with XNNPACK-style register tiles).
+ *
+ * Idea. Every convolution is rewritten as a stride-1, unpadded one over
+ * "phase planes": for stride (sh, sw) the zero-padded input of each channel is
+ * split into the phases (sy, sx) its taps actually use, plane[ry][rx] =
+ * padded[ry*sh + sy][rx*sw + sx]. Tap (ky, kx) with dilation then reads
+ * plane(dy % sh, dx % sw) at row oy + dy / sh, column ox + dx / sw, where
+ * dy = ky*dh, dx = kx*dw. All planes share one row pitch Wq = out_w + max(dx/sw),
+ * so output position (oy, ox) is computed at the flattened "padded-width"
+ * position p = oy*Wq + ox and a whole weight's contribution to consecutive
+ * positions is one contiguous load per vector, with no bounds checks: the
+ * columns ox >= out_w are garbage lanes, dropped when storing. A nonzero is
+ * thus a single int32 element offset into the image workspace. 1x1, stride-1,
+ * unpadded layers read the input itself (no copy): it already is the plane.
+ *
+ * Packed format (sc_spconv):
+ *   rows[nrows]    CSR rows. Element path: one row per output channel (c1 = -1).
+ *                  Block 1x2 path: one row per output-channel pair (2j, 2j+1)
+ *                  of a group; an odd group's last channel is a single row (its
+ *                  half blocks, the missing partner is a structural zero).
+ *                  nnz = kept positions, first = start in idx[], vfirst = start
+ *                  in val[].
+ *   idx[]          per kept position, element offset in the image workspace:
+ *                  (ci*nph + phase)*plane + (dy/sh)*Wq + dx/sw, ordered by input
+ *                  channel then tap so a row walks memory forwards.
+ *   val[]          weights: one per position for a single row, two interleaved
+ *                  (w[c0], w[c1]) for a pair row; an unkept partner's value is
+ *                  whatever weight[] holds there (the caller zeroed it).
+ *   cost[nrows+1]  prefix sums of an estimated per-row cost, used to split the
+ *                  rows among threads when there are too few pixel tiles.
+ *   vmask[nvec], voff[nvec]  per output vector (lanes = 16 AVX-512, 8 otherwise)
+ *                  of the flattened plane: the lanes that are real outputs
+ *                  (p < M and p % Wq < out_w), and the output offset of the
+ *                  first of them, oy*out_w + min(ox, out_w); real lanes of a
+ *                  vector are consecutive in the output, so they are stored
+ *                  compressed.
+ *   tile[ntiles+1] the vectors of the plane cut into tiles of at most tmax
+ *                  vectors, as evenly as possible.
+ *
+ * Run. One parallel region: (1) the threads build the phase planes of every
+ * (image, input channel) into the workspace, barrier; (2) work items
+ * (row slice, image, tile) split statically by thread; per tile, every row of
+ * the slice runs a microkernel that keeps the tile's accumulators (T vectors,
+ * one or two channels) in registers, initialized with the bias, walks the row's
+ * nonzeros (one broadcast weight per FMA run; a pair row shares each input load
+ * between two channels) and stores with the fused activation. Tiles outermost
+ * keep the input window of the tile in L1/L2 while the weights stream.
+ */
+#include "spconv.h"
+
+#include <string.h>
+#include <stdlib.h> /*SPX*/
+
+/* L2 bytes one thread's band of phase planes may take (of 1 MiB on Zen 4/5). */
+#define SC_SPCONV_BAND_BYTES (192 * 1024)
+
+/* The vectors of one band of output rows. */
+typedef struct sc_spconv_band {
+  int32_t rows;    /* output rows */
+  int32_t nvec, ntiles;
+  int64_t m;       /* computed positions: rows * wq */
+  int32_t *tile;   /* [ntiles+1] first vector of each tile */
+  uint16_t *vmask; /* [nvec] */
+  int32_t *voff;   /* [nvec] offset from the band's first output row */
+} sc_spconv_band;
+
+typedef struct sc_spconv {
+  int pairs;
+  sc_spconv_kernels k;
+  int32_t tmax;
+  /* packed weights */
+  int32_t nrows;
+  sc_spconv_row *rows;
+  int64_t *cost;
+  int32_t *idx;
+  float *val;
+  int64_t npos, nval;
+  /* input-channel chunks (nch == 1: none) */
+  int32_t nch, cc, rgroup;
+  int32_t *cstart; /* [nrows][nch+1] position index of each chunk, row-relative */
+  int64_t slot;    /* floats of one row's partial sums */
+  /* geometry */
+  int direct;
+  int32_t nsy, nsx;
+  int32_t *phase_y, *phase_x; /* [nsy], [nsx]: the phases in use */
+  int32_t maxoy, maxox;
+  int32_t wq;     /* row pitch of every plane */
+  int32_t rb, nb; /* output rows per band, bands per image */
+  int32_t hb;     /* plane rows a band needs */
+  int64_t plane;  /* floats per phase plane of a band (direct: of the input) */
+  int64_t chan;   /* floats per input channel (all its phases) */
+  int64_t buf;    /* floats of one thread's band buffer (0 when direct) */
+  sc_spconv_band band[2]; /* full bands, last band */
+} sc_spconv;
+
+static void spconv_destroy(void *p) {
+  sc_spconv *s = (sc_spconv *)p;
+  if (!s) return;
+  sc_aligned_free(s->rows);
+  sc_aligned_free(s->cost);
+  sc_aligned_free(s->idx);
+  sc_aligned_free(s->cstart);
+  sc_aligned_free(s->val);
+  sc_aligned_free(s->phase_y);
+  sc_aligned_free(s->phase_x);
+  for (int f = 0; f < 2; f++) {
+    sc_aligned_free(s->band[f].tile);
+    sc_aligned_free(s->band[f].vmask);
+    sc_aligned_free(s->band[f].voff);
+  }
+  sc_aligned_free(s);
+}
+
+/* Bytes of one thread's partial sums (chunked rows only). */
+static size_t psum_bytes(const sc_spconv *s) {
+  return s->nch > 1 ? sc_round_up(sizeof(float) * (size_t)s->slot * (size_t)s->rgroup) : 0;
+}
+
+/* Per thread: its band buffer, then its partial sums. */
+static size_t thread_bytes(const sc_spconv *s) {
+  return sc_round_up(sizeof(float) * (size_t)s->buf) + psum_bytes(s);
+}
+
+static size_t spconv_workspace_size(const sc_conv_op *op, int32_t batch, int32_t threads) {
+  (void)batch;
+  const sc_spconv *s = (const sc_spconv *)op->impl;
+  size_t n;
+  if (!sc_mul_size(thread_bytes(s), (size_t)threads, &n)) return SIZE_MAX;
+  return n;
+}
+
+/* Builds the phase planes of band `b` of one image into dst. */
+static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img, int32_t b,
+                      float *dst) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t wq = s->wq;
+  const int64_t ry0 = (int64_t)b * s->rb;
+  for (int32_t ci = 0; ci < d->in_channels; ci++) {
+    const float *src = img + (int64_t)ci * d->in_h * d->in_w;
+    for (int32_t a = 0; a < s->nsy; a++) {
+      for (int32_t x = 0; x < s->nsx; x++) {
+        float *pl = dst + ci * s->chan + ((int64_t)a * s->nsx + x) * s->plane;
+        const int64_t xs = (int64_t)s->phase_x[x] - d->pad_left;
+        for (int32_t r = 0; r < s->hb; r++) {
+          float *row = pl + (int64_t)r * wq;
+          const int64_t y = (ry0 + r) * d->stride_h + s->phase_y[a] - d->pad_top;
+          if (y < 0 || y >= d->in_h) memset(row, 0, sizeof(float) * (size_t)wq);
+          else s->k.fill_row(row, wq, src + y * d->in_w, xs, d->stride_w, d->in_w);
+        }
+      }
+    }
+  }
+}
+
+/* First row r with cost[r] >= target (cost is non-decreasing). */
+static int32_t lower_row(const sc_spconv *s, int64_t target) {
+  int32_t lo = 0, hi = s->nrows;
+  while (lo < hi) {
+    int32_t mid = lo + (hi - lo) / 2;
+    if (s->cost[mid] < target) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/* Runs rows [rb, re) over every tile of one band. */
+static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, float *out_band,
+                     const sc_spconv_band *bd, float *psum, int32_t rb, int32_t re) {
+  const int64_t ohw = (int64_t)op->out_h * op->out_w;
+  const int32_t lanes = s->k.lanes;
+  sc_spconv_args a;
+  a.clamp = op->activation != SC_ACTIVATION_NONE;
+  a.lo = 0.0f;
+  a.hi = op->activation == SC_ACTIVATION_RELU6 ? 6.0f : __builtin_inff();
+  for (int32_t t = 0; t < bd->ntiles; t++) {
+    const int32_t v0 = bd->tile[t], T = bd->tile[t + 1] - v0;
+    a.in = in + (int64_t)v0 * lanes;
+    a.vmask = bd->vmask + v0;
+    a.voff = bd->voff + v0;
+    a.lastn = t == bd->ntiles - 1 ? (int32_t)(bd->m - (int64_t)(bd->nvec - 1) * lanes) : lanes;
+    const sc_spconv_ukernel ks = s->k.single[T], kp = s->k.pair[T];
+    if (s->nch == 1) {
+      a.pin = NULL;
+      a.pout = NULL;
+      for (int32_t r = rb; r < re; r++) {
+        const sc_spconv_row *row = &s->rows[r];
+        a.idx = s->idx + row->first;
+        a.w = s->val + row->vfirst;
+        a.nnz = row->nnz;
+        a.b0 = op->bias[row->c0];
+        a.out0 = out_band + row->c0 * ohw;
+        if (row->c1 >= 0) {
+          a.b1 = op->bias[row->c1];
+          a.out1 = out_band + row->c1 * ohw;
+          kp(&a);
+        } else {
+          ks(&a);
+        }
+      }
+      continue;
+    }
+    /* Chunked: a group of rows walks the input channels chunk by chunk, so
+       the chunk's input window stays in L1 while every row of the group
+       uses it; the rows' partial sums wait in psum between chunks. */
+    const int32_t nch = s->nch;
+    for (int32_t g0 = rb; g0 < re; g0 += s->rgroup) {
+      const int32_t g1 = SC_MIN(g0 + s->rgroup, re);
+      for (int32_t c = 0; c < nch; c++) {
+        for (int32_t r = g0; r < g1; r++) {
+          const sc_spconv_row *row = &s->rows[r];
+          const int32_t *cs = s->cstart + (int64_t)r * (nch + 1);
+          float *ps = psum + (int64_t)(r - g0) * s->slot;
+          a.idx = s->idx + row->first + cs[c];
+          a.nnz = cs[c + 1] - cs[c];
+          a.pin = c == 0 ? NULL : ps;
+          a.pout = c == nch - 1 ? NULL : ps;
+          a.b0 = op->bias[row->c0];
+          a.out0 = out_band + row->c0 * ohw;
+          if (row->c1 >= 0) {
+            a.w = s->val + row->vfirst + 2 * (int64_t)cs[c];
+            a.b1 = op->bias[row->c1];
+            a.out1 = out_band + row->c1 * ohw;
+            kp(&a);
+          } else {
+            a.w = s->val + row->vfirst + cs[c];
+            ks(&a);
+          }
+        }
+      }
+    }
+  }
+}
+
+static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *input,
+                            float *output, void *workspace, int32_t threads) {
+  const sc_spconv *s = (const sc_spconv *)op->impl;
+  const sc_conv_desc *d = &op->desc;
+  const int64_t bands = (int64_t)batch * s->nb;
+  /* Bands alone balance well when there are many of them or they divide
+     evenly; otherwise the rows are cut too, into slices of equal cost (each
+     thread then builds the band's planes for itself). */
+  int32_t ncs = 1;
+  if (threads > 1 && bands % threads != 0 && bands < 8 * (int64_t)threads)
+    ncs = SC_MIN(threads, SC_MAX(s->nrows, 1));
+  const int64_t items = bands * ncs;
+  const int64_t in_img = (int64_t)d->in_channels * d->in_h * d->in_w;
+  const int64_t out_img = (int64_t)d->out_channels * op->out_h * op->out_w;
+  const int64_t total = s->cost[s->nrows];
+#ifdef _OPENMP
+#pragma omp parallel num_threads(threads)
+#endif
+  {
+#ifdef _OPENMP
+    const int tid = omp_get_thread_num(), nt = omp_get_num_threads();
+#else
+    const int tid = 0, nt = 1;
+#endif
+    char *mine = (char *)workspace + thread_bytes(s) * (size_t)tid;
+    float *buf = s->direct ? NULL : (float *)mine;
+    float *psum = s->nch > 1 ? (float *)(mine + sc_round_up(sizeof(float) * (size_t)s->buf)) : NULL;
+    int64_t b, e;
+    sc_split(items, nt, tid, &b, &e);
+    for (int64_t it = b; it < e; it++) {
+      const int64_t cs = it / bands, rest = it % bands;
+      const int64_t n = rest / s->nb;
+      const int32_t band = (int32_t)(rest % s->nb);
+      const int32_t r0 = cs == 0 ? 0 : lower_row(s, (total * cs + ncs - 1) / ncs);
+      const int32_t r1 = cs == ncs - 1 ? s->nrows : lower_row(s, (total * (cs + 1) + ncs - 1) / ncs);
+      const int64_t y0 = (int64_t)band * s->rb;
+      const float *in;
+      if (s->direct) {
+        in = input + n * in_img + y0 * d->in_w;
+      } else {
+        fill_band(op, s, input + n * in_img, band, buf);
+        in = buf;
+      }
+      run_band(op, s, in, output + n * out_img + y0 * op->out_w, &s->band[band == s->nb - 1],
+               psum, r0, r1);
+    }
+  }
+  return SC_OK;
+}
+
+static void pick_kernels(sc_isa isa, sc_spconv_kernels *k) {
+#if SC_X86
+  if (isa == SC_ISA_AVX512) {
+    sc_spconv_kernels_avx512(k);
+    return;
+  }
+  if (isa == SC_ISA_AVX2) {
+    sc_spconv_kernels_avx2(k);
+    return;
+  }
+#endif
+  (void)isa;
+  sc_spconv_kernels_scalar(k);
+}
+
+/* Distinct values of (k*dil) % stride over k in [0, ksize), ascending, and
+   for each tap its index in that list. */
+static int32_t phases(int32_t ksize, int32_t dil, int32_t stride, int32_t *list, int32_t *of_tap) {
+  int32_t n = 0;
+  for (int32_t k = 0; k < ksize; k++) {
+    const int32_t ph = (int32_t)(((int64_t)k * dil) % stride);
+    int32_t j = 0;
+    while (j < n && list[j] != ph) j++;
+    if (j == n) list[n++] = ph;
+  }
+  /* sort (tiny) */
+  for (int32_t i = 1; i < n; i++)
+    for (int32_t j = i; j > 0 && list[j - 1] > list[j]; j--) {
+      int32_t t = list[j];
+      list[j] = list[j - 1];
+      list[j - 1] = t;
+    }
+  for (int32_t k = 0; k < ksize; k++) {
+    const int32_t ph = (int32_t)(((int64_t)k * dil) % stride);
+    int32_t j = 0;
+    while (list[j] != ph) j++;
+    of_tap[k] = j;
+  }
+  return n;
+}
+
+static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spconv_band *bd) {
+  const int32_t lanes = s->k.lanes;
+  const int64_t wq = s->wq;
+  bd->rows = rows;
+  bd->m = (int64_t)rows * wq;
+  bd->nvec = (int32_t)((bd->m + lanes - 1) / lanes);
+  bd->ntiles = (bd->nvec + s->tmax - 1) / s->tmax;
+  bd->tile = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)(bd->ntiles + 1));
+  bd->vmask = (uint16_t *)sc_aligned_alloc(sizeof(uint16_t) * (size_t)bd->nvec);
+  bd->voff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)bd->nvec);
+  if (!bd->tile || !bd->vmask || !bd->voff) return SC_OUT_OF_MEMORY;
+  for (int32_t t = 0; t <= bd->ntiles; t++)
+    bd->tile[t] = (int32_t)((int64_t)t * bd->nvec / bd->ntiles);
+  for (int32_t v = 0; v < bd->nvec; v++) {
+    const int64_t q = (int64_t)v * lanes;
+    const int64_t oy = q / wq, ox = q % wq;
+    bd->voff[v] = (int32_t)(oy * ow + SC_MIN(ox, (int64_t)ow));
+    unsigned m = 0;
+    for (int32_t i = 0; i < lanes; i++) {
+      const int64_t p = q + i;
+      if (p < bd->m && p % wq < ow) m |= 1u << i;
+    }
+    bd->vmask[v] = (uint16_t)m;
+  }
+  return SC_OK;
+}
+
+static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap_y, int32_t *tap_x,
+                                int32_t *ph_y_of, int32_t *ph_x_of) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t oh = op->out_h, ow = op->out_w;
+  s->direct = d->kernel_h == 1 && d->kernel_w == 1 && d->stride_h == 1 && d->stride_w == 1 &&
+              d->pad_top == 0 && d->pad_left == 0 && d->pad_bottom == 0 && d->pad_right == 0;
+  s->phase_y = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)d->kernel_h);
+  s->phase_x = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)d->kernel_w);
+  if (!s->phase_y || !s->phase_x) return SC_OUT_OF_MEMORY;
+  s->nsy = phases(d->kernel_h, d->dilation_h, d->stride_h, s->phase_y, ph_y_of);
+  s->nsx = phases(d->kernel_w, d->dilation_w, d->stride_w, s->phase_x, ph_x_of);
+  int64_t maxoy = 0, maxox = 0;
+  for (int32_t k = 0; k < d->kernel_h; k++) {
+    tap_y[k] = (int32_t)(((int64_t)k * d->dilation_h) / d->stride_h);
+    maxoy = SC_MAX(maxoy, tap_y[k]);
+  }
+  for (int32_t k = 0; k < d->kernel_w; k++) {
+    tap_x[k] = (int32_t)(((int64_t)k * d->dilation_w) / d->stride_w);
+    maxox = SC_MAX(maxox, tap_x[k]);
+  }
+  const int64_t nph = (int64_t)s->nsy * s->nsx;
+  const int64_t wq = (int64_t)ow + maxox;
+  /* one extra row: a garbage lane of a band's last row may run past its end */
+  const int64_t extra = maxox > 0 ? 1 : 0;
+  if (wq > INT32_MAX || (int64_t)oh + maxoy + extra > INT32_MAX) return SC_SIZE_OVERFLOW;
+  s->maxoy = (int32_t)maxoy;
+  s->maxox = (int32_t)maxox;
+  s->wq = (int32_t)wq;
+  /* bands of output rows whose planes fit the L2 budget */
+  const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
+  double band_bytes = SC_SPCONV_BAND_BYTES;
+  if (getenv("SPX_BAND")) band_bytes = atof(getenv("SPX_BAND")) * 1024; /*SPX*/
+  int64_t rb_max = (int64_t)(band_bytes / row_bytes) - maxoy - extra;
+  /* at least two full tiles per band, or the whole image */
+  const int64_t rb_min = (2 * (int64_t)s->tmax * s->k.lanes + wq - 1) / wq;
+  if (rb_max < rb_min) rb_max = rb_min;
+  int64_t nb = (oh + rb_max - 1) / rb_max;
+  if (nb > 1 && nb % 2 == 1 && nb < oh) nb++; /* even: two threads split them evenly */
+  int64_t rb = (oh + nb - 1) / nb;
+  nb = (oh + rb - 1) / rb;
+  s->rb = (int32_t)rb;
+  s->nb = (int32_t)nb;
+  s->hb = (int32_t)(rb + maxoy + extra);
+  int64_t chan, buf;
+  if (s->direct) {
+    s->plane = (int64_t)d->in_h * d->in_w;
+    chan = s->plane;
+    buf = 0;
+  } else {
+    s->plane = ((int64_t)s->hb * wq + 15) & ~(int64_t)15; /* planes start on cache lines */
+    if (__builtin_mul_overflow(s->plane, nph, &chan) ||
+        __builtin_mul_overflow(chan, (int64_t)d->in_channels, &buf))
+      return SC_SIZE_OVERFLOW;
+  }
+  /* offsets are int32 */
+  if (chan > INT32_MAX / d->in_channels) return SC_SIZE_OVERFLOW;
+  s->chan = chan;
+  s->buf = buf;
+  sc_status st = build_band(s, (int32_t)rb, ow, &s->band[0]);
+  if (st != SC_OK) return st;
+  return build_band(s, (int32_t)(oh - (nb - 1) * rb), ow, &s->band[1]);
+}
+
+/* L1 bytes the input window of one tile may take (of 48 KiB on Zen 4/5, which
+   also holds the partial sums and the streamed weights). */
+#define SC_SPCONV_WINDOW_BYTES (24 * 1024)
+/* Fewest positions a row should have per chunk, to pay for its partial sums. */
+#define SC_SPCONV_MIN_CHUNK_NNZ 12
+
+/* Splits the input channels into chunks whose tile window fits L1, when the
+   whole window does not and the rows are dense enough to amortize the
+   partial-sum traffic; fills cstart. */
+static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *weight,
+                              const uint8_t *mask, int64_t npos) {
+  (void)weight;
+  (void)mask;
+  const sc_conv_desc *d = &op->desc;
+  const int32_t cg = d->in_channels / d->groups, kk = d->kernel_h * d->kernel_w;
+  const int64_t nph = (int64_t)s->nsy * s->nsx;
+  const int64_t tile_floats = (int64_t)s->tmax * s->k.lanes;
+  const int64_t win_ch = (int64_t)sizeof(float) * nph *
+                         (tile_floats + (int64_t)s->maxoy * s->wq + s->maxox + s->k.lanes);
+  s->nch = 1;
+  const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
+  if (getenv("SPX_WIN")) { /*SPX*/
+    int64_t wb = atoi(getenv("SPX_WIN")) * 1024;
+    if (wb == 0) wb = INT64_MAX / 4;
+    int64_t cc = SC_MAX((int64_t)1, wb / win_ch);
+    if (!getenv("SPX_ANYCC")) cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+    if (cc < cg) { s->cc = (int32_t)cc; s->nch = (int32_t)((cg + cc - 1) / cc); }
+  } else
+  if (win_ch * cg > SC_SPCONV_WINDOW_BYTES) {
+    int64_t cc = SC_MAX((int64_t)1, SC_SPCONV_WINDOW_BYTES / win_ch);
+    cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+    if (cc < cg) {
+      s->cc = (int32_t)cc;
+      s->nch = (int32_t)((cg + cc - 1) / cc);
+    }
+  }
+  (void)kk;
+  if (s->nch == 1) return SC_OK;
+  s->slot = 2 * tile_floats;
+  s->rgroup = s->pairs ? 8 : 16;
+  if (getenv("SPX_RG")) s->rgroup = atoi(getenv("SPX_RG")); /*SPX*/
+  s->cstart = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)s->nrows * (size_t)(s->nch + 1));
+  if (!s->cstart) return SC_OUT_OF_MEMORY;
+  /* positions are ordered by local input channel; recover it from the offset */
+  const int64_t ch_stride = s->chan;
+  for (int32_t r = 0; r < s->nrows; r++) {
+    const sc_spconv_row *row = &s->rows[r];
+    const int32_t g = row->c0 / (d->out_channels / d->groups);
+    int32_t *cs = s->cstart + (int64_t)r * (s->nch + 1);
+    int32_t c = 0;
+    cs[0] = 0;
+    for (int32_t k = 0; k < row->nnz; k++) {
+      const int64_t ci = s->idx[row->first + k] / ch_stride - (int64_t)g * cg;
+      while (c + 1 < s->nch && ci >= (int64_t)(c + 1) * s->cc) cs[++c] = k;
+    }
+    while (c + 1 <= s->nch) cs[++c] = row->nnz;
+  }
+  return SC_OK;
+}
+
+sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs) {
+  const sc_conv_desc *d = &op->desc;
+  sc_spconv *s = (sc_spconv *)sc_aligned_calloc(sizeof(sc_spconv));
+  if (!s) return SC_OUT_OF_MEMORY;
+  s->pairs = pairs;
+  pick_kernels(op->isa, &s->k);
+  s->tmax = pairs ? s->k.tmax_pair : s->k.tmax_single;
+  if (getenv("SPX_T")) s->tmax = atoi(getenv("SPX_T"));
+
+  const int32_t kh = d->kernel_h, kw = d->kernel_w, kk = kh * kw;
+  int32_t *tmp = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)(2 * kh + 2 * kw + kk));
+  if (!tmp) {
+    spconv_destroy(s);
+    return SC_OUT_OF_MEMORY;
+  }
+  int32_t *tap_y = tmp, *tap_x = tmp + kh, *ph_y = tmp + kh + kw, *ph_x = tmp + 2 * kh + kw;
+  int32_t *tap_off = tmp + 2 * kh + 2 * kw;
+  sc_status st = build_geometry(op, s, tap_y, tap_x, ph_y, ph_x);
+  if (st != SC_OK) {
+    sc_aligned_free(tmp);
+    spconv_destroy(s);
+    return st;
+  }
+  for (int32_t ky = 0; ky < kh; ky++)
+    for (int32_t kx = 0; kx < kw; kx++)
+      tap_off[ky * kw + kx] = s->direct ? 0
+                                        : (int32_t)(((int64_t)ph_y[ky] * s->nsx + ph_x[kx]) * s->plane +
+                                                    (int64_t)tap_y[ky] * s->wq + tap_x[kx]);
+
+  /* rows */
+  const int32_t G = d->groups, og = d->out_channels / G, cg = d->in_channels / G;
+  const int64_t per_oc = (int64_t)cg * kk;
+  int32_t nrows = 0;
+  if (pairs) nrows = G * ((og + 1) / 2);
+  else nrows = d->out_channels;
+  s->nrows = nrows;
+  s->rows = (sc_spconv_row *)sc_aligned_calloc(sizeof(sc_spconv_row) * (size_t)nrows);
+  s->cost = (int64_t *)sc_aligned_alloc(sizeof(int64_t) * (size_t)(nrows + 1));
+  if (!s->rows || !s->cost) {
+    sc_aligned_free(tmp);
+    spconv_destroy(s);
+    return SC_OUT_OF_MEMORY;
+  }
+  int32_t r = 0;
+  for (int32_t g = 0; g < G; g++) {
+    for (int32_t j = 0; j < og; j += pairs ? 2 : 1) {
+      sc_spconv_row *row = &s->rows[r++];
+      row->c0 = g * og + j;
+      row->c1 = pairs && j + 1 < og ? row->c0 + 1 : -1;
+    }
+  }
+  /* count */
+  int64_t npos = 0, nval = 0, stored = 0;
+  for (r = 0; r < nrows; r++) {
+    sc_spconv_row *row = &s->rows[r];
+    const int64_t w0 = (int64_t)row->c0 * per_oc, w1 = (int64_t)row->c1 * per_oc;
+    int64_t n = 0;
+    for (int64_t i = 0; i < per_oc; i++) {
+      const bool k0 = sc_kept(weight, mask, (size_t)(w0 + i));
+      const bool k1 = row->c1 >= 0 && sc_kept(weight, mask, (size_t)(w1 + i));
+      if (k0 || k1) n++;
+    }
+    if (n > INT32_MAX) {
+      sc_aligned_free(tmp);
+      spconv_destroy(s);
+      return SC_SIZE_OVERFLOW;
+    }
+    row->nnz = (int32_t)n;
+    row->first = npos;
+    row->vfirst = nval;
+    npos += n;
+    nval += row->c1 >= 0 ? 2 * n : n;
+    stored += row->c1 >= 0 ? 2 * n : n;
+    s->cost[r] = 0;
+  }
+  s->npos = npos;
+  s->nval = nval;
+  s->idx = (int32_t *)sc_aligned_calloc(sizeof(int32_t) * (size_t)(npos + 16));
+  s->val = (float *)sc_aligned_alloc(sizeof(float) * (size_t)SC_MAX(nval, 1));
+  if (!s->idx || !s->val) {
+    sc_aligned_free(tmp);
+    spconv_destroy(s);
+    return SC_OUT_OF_MEMORY;
+  }
+  /* fill */
+  int64_t element_kept = 0;
+  for (r = 0; r < nrows; r++) {
+    const sc_spconv_row *row = &s->rows[r];
+    const int32_t g = row->c0 / og;
+    const int64_t w0 = (int64_t)row->c0 * per_oc, w1 = (int64_t)row->c1 * per_oc;
+    int32_t *ip = s->idx + row->first;
+    float *vp = s->val + row->vfirst;
+    for (int32_t c = 0; c < cg; c++) {
+      const int64_t cbase = ((int64_t)g * cg + c) * s->chan;
+      for (int32_t t = 0; t < kk; t++) {
+        const int64_t i = (int64_t)c * kk + t;
+        const bool k0 = sc_kept(weight, mask, (size_t)(w0 + i));
+        const bool k1 = row->c1 >= 0 && sc_kept(weight, mask, (size_t)(w1 + i));
+        if (!(k0 || k1)) continue;
+        element_kept += (int64_t)k0 + (int64_t)k1;
+        *ip++ = (int32_t)(cbase + tap_off[t]);
+        *vp++ = weight[w0 + i];
+        if (row->c1 >= 0) *vp++ = weight[w1 + i];
+      }
+    }
+  }
+  sc_aligned_free(tmp);
+  st = build_chunks(op, s, weight, mask, npos);
+  if (st != SC_OK) {
+    spconv_destroy(s);
+    return st;
+  }
+  /* cost: FMAs per position plus a per-row constant for the stores */
+  int64_t acc = 0;
+  for (r = 0; r < nrows; r++) {
+    s->cost[r] = acc;
+    const sc_spconv_row *row = &s->rows[r];
+    acc += (int64_t)row->nnz * (row->c1 >= 0 ? 3 : 2) + 8;
+  }
+  s->cost[nrows] = acc;
+
+  op->impl = s;
+  op->destroy_impl = spconv_destroy;
+  op->workspace_size = spconv_workspace_size;
+  op->run = spconv_run;
+  op->stored_weights = pairs ? stored : element_kept;
+  op->packed_bytes = sizeof(sc_spconv_row) * (size_t)nrows + sizeof(int32_t) * (size_t)npos +
+                     sizeof(float) * (size_t)nval + sizeof(int64_t) * (size_t)(nrows + 1) +
+                     (sizeof(uint16_t) + sizeof(int32_t)) * (size_t)(s->band[0].nvec + s->band[1].nvec);
+  return SC_OK;
+}

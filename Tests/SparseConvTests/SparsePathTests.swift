@@ -1,0 +1,84 @@
+import Testing
+@testable import SparseConv
+
+/// Every sparse path against the reference convolution at every sparsity of
+/// the issue, on the foundation's edge cases plus sparse-specific ones.
+@Suite struct SparsePathTests {
+    static let sparsities = [0.0, 0.5, 0.9, 0.97, 1.0]
+    static let sparseGranularities: [ExecutionPath] = [.element, .block1x2, .kernel, .channel]
+
+    /// Cases that matter for sparse formats on top of the general list.
+    static let extra: [(String, ConvolutionTester)] = [
+        ("half blocks: odd outputs per group", EdgeCases.base.inChannels(6).outChannels(15).groups(3).kernel(3).padding(1).input(8)),
+        ("half block: 1 output", EdgeCases.base.inChannels(7).outChannels(1).kernel(3).padding(1).input(9)),
+        ("odd input channels 1x1", EdgeCases.base.inChannels(33).outChannels(17).kernel(1).input(9, 7)),
+        ("1x1 stride 2", EdgeCases.base.inChannels(16).outChannels(24).kernel(1).stride(2).input(11)),
+        ("3x3 stride 2 wide", EdgeCases.base.inChannels(8).outChannels(10).kernel(3).stride(2).padding(1).input(9, 40)),
+        ("many channels", EdgeCases.base.inChannels(96).outChannels(64).kernel(3).padding(1).input(10)),
+        ("dilated 3x3 d2 no padding", EdgeCases.base.channels(12).kernel(3).dilation(2).input(14)),
+        ("rectangular stride", EdgeCases.base.channels(10).kernel(3, 2).stride(2, 1).padding(Padding(top: 1, left: 0, bottom: 0, right: 1)).input(10, 9)),
+    ]
+
+    static var allCases: [(String, ConvolutionTester)] { EdgeCases.general + extra }
+
+    @Test(arguments: sparseGranularities, sparsities)
+    func edgeCasesAtSparsity(path: ExecutionPath, sparsity: Double) throws {
+        for (_, tester) in Self.allCases {
+            try tester.sparsity(sparsity, path).test(path)
+        }
+    }
+
+    @Test(arguments: sparseGranularities)
+    func randomizedSweep(path: ExecutionPath) throws {
+        var g = SeededGenerator(seed: 77)
+        for tester in EdgeCases.randomCases(count: 24, seed: 30, maxGroups: 6) {
+            try tester.sparsity(Self.sparsities.randomElement(using: &g)!, path).test(path)
+        }
+    }
+
+    /// Sparse paths read the keep mask, not only the zeros: a kept weight that
+    /// happens to be zero and a pruned one that is not zero both behave as masked.
+    @Test(arguments: sparseGranularities)
+    func explicitMaskWins(path: ExecutionPath) throws {
+        let spec = try Conv2DSpec(inChannels: 8, outChannels: 9, inputSize: 9, kernelSize: 3, padding: 1)
+        let granularity = Granularity.allCases.first { $0.path == path }!
+        let raw = try Tensor.random(shape: spec.weightShape, seed: 5)
+        let mask = try PruningMask.magnitude(weight: raw, spec: spec, granularity: granularity, sparsity: 0.6)
+        let pruned = try mask.apply(to: raw)
+        let input = try Tensor.random(shape: spec.inputShape(batch: 2), seed: 6)
+        let bias = try Tensor.random(shape: [spec.outChannels], seed: 7).scalars
+        var referenceBias = bias
+        if path == .channel { for o in mask.removedFilters { referenceBias[o] = 0 } }
+        let expected = try Reference.conv2d(spec, input: input, weight: pruned, bias: referenceBias, activation: .relu)
+        // Feed the unpruned weights: the mask alone must remove the pruned ones.
+        let conv = try Conv2D(spec: spec, weight: raw, bias: bias, activation: .relu, mask: mask)
+        #expect(conv.path == path)
+        #expect(try conv(input).normalizedError(to: expected) <= ConvolutionTester.tolerance)
+        #expect(conv.storedWeights <= spec.weightCount)
+        if path != .block1x2 { #expect(conv.storedWeights == mask.keptWeights) }
+    }
+
+    @Test func channelPathReportsDeadChannelsAndWritesExactZeros() throws {
+        let spec = try Conv2DSpec(inChannels: 6, outChannels: 10, inputSize: 7, kernelSize: 3, padding: 1)
+        var keep = [Bool](repeating: true, count: spec.weightCount)
+        let perFilter = spec.weightCount / spec.outChannels
+        for o in [1, 4, 9] { for i in 0..<perFilter { keep[o * perFilter + i] = false } }
+        let mask = try PruningMask(spec: spec, granularity: .channel, keep: keep)
+        let weight = try mask.apply(to: Tensor.random(shape: spec.weightShape, seed: 1))
+        let bias = [Float](repeating: 0.5, count: 10)
+        let conv = try Conv2D(spec: spec, weight: weight, bias: bias, mask: mask)
+        #expect(conv.deadOutputChannels == [1, 4, 9])
+        #expect(mask.removedFilters == [1, 4, 9])
+        let y = try conv(Tensor.random(shape: spec.inputShape(batch: 1), seed: 2))
+        for o in [1, 4, 9] { for i in 0..<49 { #expect(y[flat: o * 49 + i] == 0) } }
+        #expect(y[flat: 0] != 0)
+    }
+
+    @Test func blockPathCountsHalfBlocksAsSingleWeights() throws {
+        // 3 outputs: one full pair and a half block; keep everything.
+        let spec = try Conv2DSpec(inChannels: 2, outChannels: 3, inputSize: 4, kernelSize: 1)
+        let weight = try Tensor(shape: spec.weightShape, repeating: 1)
+        let conv = try Conv2D(spec: spec, weight: weight, mask: .dense(spec: spec, granularity: .block1x2))
+        #expect(conv.storedWeights == 6)
+    }
+}
