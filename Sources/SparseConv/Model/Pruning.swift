@@ -1,0 +1,162 @@
+/// Which layers of a model to prune, and how hard.
+public struct PruningOptions: Sendable {
+    /// Each layer pruned to the target, or one magnitude threshold across layers.
+    public enum Scope: String, Sendable, Codable, CaseIterable { case layer, global }
+
+    public var granularity: Granularity
+    /// Target fraction of weights removed, in [0, 1].
+    public var sparsity: Double
+    public var scope: Scope
+    public var norm: PruningNorm
+    /// Per-layer sparsity overriding the target (convolution node names).
+    public var overrides: [String: Double]
+    /// Layers left dense (convolution node names).
+    public var excluded: Set<String>
+    /// No layer keeps less than this fraction of its weights (unless overridden).
+    public var minimumDensity: Double
+    /// Keep the first convolution dense (it sees the raw image and is cheap).
+    public var keepFirst: Bool
+    /// Prune depthwise convolutions too (off by default: they have few weights
+    /// and no 1×2 blocks).
+    public var pruneDepthwise: Bool
+
+    public init(granularity: Granularity, sparsity: Double, scope: Scope = .layer, norm: PruningNorm = .l1,
+                overrides: [String: Double] = [:], excluded: Set<String> = [], minimumDensity: Double = 0,
+                keepFirst: Bool = true, pruneDepthwise: Bool = false) {
+        self.granularity = granularity
+        self.sparsity = sparsity
+        self.scope = scope
+        self.norm = norm
+        self.overrides = overrides
+        self.excluded = excluded
+        self.minimumDensity = minimumDensity
+        self.keepFirst = keepFirst
+        self.pruneDepthwise = pruneDepthwise
+    }
+}
+
+extension Model {
+    /// Convolution nodes the options allow to prune, in model order.
+    func prunableConvolutions(_ options: PruningOptions) throws -> [(node: Node, spec: Conv2DSpec)] {
+        var result: [(Node, Conv2DSpec)] = []
+        var first = true
+        for node in nodes {
+            guard let spec = try convolutionSpec(of: node) else { continue }
+            defer { first = false }
+            if options.excluded.contains(node.name) { continue }
+            if options.overrides[node.name] == nil {
+                if first && options.keepFirst { continue }
+                if spec.isDepthwise && !options.pruneDepthwise { continue }
+            }
+            result.append((node, spec))
+        }
+        return result
+    }
+
+    /// A copy of the model with convolution weights magnitude-pruned; the
+    /// original is untouched. Pruned weights become zeros, and the masks are
+    /// returned by node name.
+    ///
+    /// With `.layer` scope every prunable convolution reaches the target (or its
+    /// override). With `.global` scope one score threshold is shared by all
+    /// prunable convolutions without an override, so the total removed weights
+    /// reach the target, no layer dropping below `minimumDensity`.
+    /// - Throws: `.invalidArgument` for sparsities outside [0, 1], a minimum
+    ///   density outside [0, 1], or an override naming no convolution.
+    public func pruned(_ options: PruningOptions) throws -> (model: Model, masks: [String: PruningMask]) {
+        func checkFraction(_ value: Double, _ what: String) throws {
+            guard value >= 0, value <= 1 else { throw SparseConvError.invalidArgument("\(what) must be in [0, 1], got \(value)") }
+        }
+        try checkFraction(options.sparsity, "sparsity")
+        try checkFraction(options.minimumDensity, "minimum density")
+        for (name, value) in options.overrides {
+            try checkFraction(value, "sparsity of '\(name)'")
+            guard let node = node(named: name), case .convolution = node.operation else {
+                throw SparseConvError.invalidArgument("override names no convolution: '\(name)'")
+            }
+        }
+        let candidates = try prunableConvolutions(options)
+        var masks: [String: PruningMask] = [:]
+        var globalPool: [(node: Node, spec: Conv2DSpec)] = []
+        for (node, spec) in candidates {
+            guard case .convolution(let conv) = node.operation else { continue }
+            if let override = options.overrides[node.name] {
+                masks[node.name] = try PruningMask.magnitude(weight: conv.weight, spec: spec, granularity: options.granularity,
+                                                             sparsity: override, norm: options.norm)
+            } else if options.scope == .layer {
+                let target = min(options.sparsity, 1 - options.minimumDensity)
+                masks[node.name] = try PruningMask.magnitude(weight: conv.weight, spec: spec, granularity: options.granularity,
+                                                             sparsity: target, norm: options.norm)
+            } else {
+                globalPool.append((node, spec))
+            }
+        }
+        if !globalPool.isEmpty {
+            masks.merge(try globalMasks(globalPool, options)) { a, _ in a }
+        }
+        var replacements: [String: LayerOperation] = [:]
+        for (name, mask) in masks {
+            guard case .convolution(var conv) = node(named: name)!.operation else { continue }
+            conv.weight = try mask.apply(to: conv.weight)
+            if options.granularity == .channel {
+                let removed = mask.removedFilters
+                // A removed filter takes its bias and batch-norm entries along, so
+                // its output channel is exactly zero (DESIGN.md, channel pruning).
+                if var bias = conv.bias {
+                    for o in removed { bias[o] = 0 }
+                    conv.bias = bias
+                }
+                let readers = nodes.filter { $0.inputs.contains(name) }
+                if readers.count == 1, case .batchNorm(var bn) = readers[0].operation {
+                    for o in removed { bn.scale[o] = 0; bn.shift[o] = 0 }
+                    replacements[readers[0].name] = .batchNorm(bn)
+                }
+            }
+            replacements[name] = .convolution(conv)
+        }
+        return (try replacing(replacements), masks)
+    }
+
+    /// One threshold over every unit of every layer in the pool.
+    private func globalMasks(_ pool: [(node: Node, spec: Conv2DSpec)], _ options: PruningOptions) throws -> [String: PruningMask] {
+        struct Unit { let layer: Int; let index: Int; let score: Double; let size: Int }
+        var units: [Unit] = []
+        var unitLists: [[[Int]]] = []
+        var totalWeights = 0
+        for (layer, entry) in pool.enumerated() {
+            guard case .convolution(let conv) = entry.node.operation else { continue }
+            let list = PruningUnits(spec: entry.spec, granularity: options.granularity).all
+            unitLists.append(list)
+            totalWeights += entry.spec.weightCount
+            conv.weight.withUnsafeBufferPointer { w in
+                for (index, unit) in list.enumerated() {
+                    units.append(Unit(layer: layer, index: index, score: PruningMask.score(of: unit, in: w, norm: options.norm),
+                                      size: unit.count))
+                }
+            }
+        }
+        // Same order as per-layer pruning: score, then layer order, then unit order; NaN last.
+        units.sort { a, b in
+            if a.score.isNaN != b.score.isNaN { return b.score.isNaN }
+            if !a.score.isNaN, a.score != b.score { return a.score < b.score }
+            return (a.layer, a.index) < (b.layer, b.index)
+        }
+        let target = options.sparsity * Double(totalWeights)
+        var removedPerLayer = [Int](repeating: 0, count: pool.count)
+        let capPerLayer = pool.map { Int((Double($0.spec.weightCount) * (1 - options.minimumDensity)).rounded(.down)) }
+        var keep = pool.map { [Bool](repeating: true, count: $0.spec.weightCount) }
+        var removed = 0.0
+        for unit in units {
+            guard 2 * removed + Double(unit.size) <= 2 * target else { break }
+            guard removedPerLayer[unit.layer] + unit.size <= capPerLayer[unit.layer] else { continue }
+            for index in unitLists[unit.layer][unit.index] { keep[unit.layer][index] = false }
+            removedPerLayer[unit.layer] += unit.size
+            removed += Double(unit.size)
+        }
+        var masks: [String: PruningMask] = [:]
+        for (layer, entry) in pool.enumerated() {
+            masks[entry.node.name] = PruningMask(unchecked: entry.spec, options.granularity, keep[layer])
+        }
+        return masks
+    }
+}
