@@ -76,14 +76,33 @@ struct SparseBench: ParsableCommand {
     var format: OutputFormat = .table
     @Option(help: "Write the report to this file instead of standard output.")
     var output: String?
+    @Option(help: "Comma-separated sparsities for the sparse paths (empty: dense paths only).")
+    var sparsities: String = "0.5,0.75,0.9,0.95"
+    @Option(help: "Comma-separated granularities: element, block1x2, kernel, channel.")
+    var granularity: String = "block1x2,element,kernel,channel"
     @Flag(help: "Print the built-in layer list as JSON and exit.")
     var listLayers = false
+
+    var sparsityList: [Double] {
+        sparsities.split(separator: ",").compactMap { Double($0.trimmingCharacters(in: .whitespaces)) }
+    }
+    var granularityList: [Granularity] {
+        granularity.split(separator: ",").compactMap { Granularity(rawValue: $0.trimmingCharacters(in: .whitespaces)) }
+    }
 
     mutating func validate() throws {
         guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
         guard repetitions >= 1 else { throw ValidationError("--repetitions must be ≥ 1") }
         guard minTime >= 0 else { throw ValidationError("--min-time must be ≥ 0") }
+        for item in sparsities.split(separator: ",") {
+            guard let value = Double(item.trimmingCharacters(in: .whitespaces)), value >= 0, value <= 1 else {
+                throw ValidationError("--sparsities takes numbers in [0, 1], got '\(item)'")
+            }
+        }
+        for item in granularity.split(separator: ",") where Granularity(rawValue: item.trimmingCharacters(in: .whitespaces)) == nil {
+            throw ValidationError("unknown granularity '\(item)' (element, block1x2, kernel, channel)")
+        }
     }
 
     func run() throws {
@@ -132,24 +151,52 @@ struct SparseBench: ParsableCommand {
             do { conv = try Conv2D(spec: spec, weight: weight, bias: bias, path: path) } catch SparseConvError.unsupported {
                 continue
             }
-            var out = try Tensor(shape: spec.outputShape(batch: batch))
-            let workspace = Workspace()
-            var verified: Double?
-            if let expected {
-                try conv.run(input, into: &out, workspace: workspace, threads: threads)
-                let error = try out.normalizedError(to: expected)
-                guard error <= 1e-4 else {
-                    throw ValidationError("VERIFY FAILED: \(layer.name) path \(path.rawValue): normalized error \(error)")
-                }
-                verified = Double(error)
-            }
-            let ms = try timer.medianMilliseconds { try conv.run(input, into: &out, workspace: workspace, threads: threads) }
+            let (ms, verified) = try time(conv, layer: layer, input: input, expected: expected, timer: timer, threads: threads)
             if path == .dense { denseMs = ms }
             records.append(record(layer, path: path, granularity: "dense", sparsity: 0, ms: ms,
                                   usefulFlops: conv.usefulFlops * Double(batch), denseMs: denseMs,
                                   density: 1, verified: verified, isa: conv.instructionSet, threads: threads))
         }
+        // Depthwise layers have no two output channels sharing an input: they stay dense.
+        guard !spec.isDepthwise else { return records }
+        for sparsity in sparsityList {
+            for granularity in granularityList {
+                let mask = try PruningMask.magnitude(weight: weight, spec: spec, granularity: granularity, sparsity: sparsity)
+                let pruned = try mask.apply(to: weight)
+                let conv = try Conv2D(spec: spec, weight: pruned, bias: bias, mask: mask)
+                let reference = verify ? try Reference.conv2d(spec, input: input, weight: pruned,
+                                                              bias: granularity == .channel ? zeroed(bias, mask.removedFilters) : bias) : nil
+                let (ms, verified) = try time(conv, layer: layer, input: input, expected: reference, timer: timer, threads: threads)
+                records.append(record(layer, path: conv.path, granularity: granularity.rawValue, sparsity: mask.sparsity,
+                                      ms: ms, usefulFlops: conv.usefulFlops * Double(batch), denseMs: denseMs,
+                                      density: mask.density, verified: verified, isa: conv.instructionSet, threads: threads))
+            }
+        }
         return records
+    }
+
+    func zeroed(_ bias: [Float], _ channels: [Int]) -> [Float] {
+        var result = bias
+        for c in channels { result[c] = 0 }
+        return result
+    }
+
+    /// Optionally verifies, then times one packed convolution.
+    func time(_ conv: Conv2D, layer: BenchLayer, input: Tensor, expected: Tensor?, timer: Timer,
+              threads: Int) throws -> (ms: Double, verified: Double?) {
+        var out = try Tensor(shape: conv.spec.outputShape(batch: batch))
+        let workspace = Workspace()
+        var verified: Double?
+        if let expected {
+            try conv.run(input, into: &out, workspace: workspace, threads: threads)
+            let error = try out.normalizedError(to: expected)
+            guard error <= 1e-4 else {
+                throw ValidationError("VERIFY FAILED: \(layer.name) path \(conv.path.rawValue): normalized error \(error)")
+            }
+            verified = Double(error)
+        }
+        let ms = try timer.medianMilliseconds { try conv.run(input, into: &out, workspace: workspace, threads: threads) }
+        return (ms, verified)
     }
 
     func record(_ layer: BenchLayer, path: ExecutionPath, granularity: String, sparsity: Double, ms: Double,
