@@ -77,6 +77,10 @@ if let openMP {
 }
 
 let strictSwift: [SwiftSetting] = [.enableUpcomingFeature("ExistentialAny")]
+// The library's Swift code (pruning, packing, planning, layer glue) is
+// optimized in debug builds too, for the same reason as the C kernels: an
+// unoptimized planner makes `swift test` and `swift run` misleadingly slow.
+let optimizedSwift: [SwiftSetting] = strictSwift + [.unsafeFlags(["-O"], .when(configuration: .debug))]
 
 let package = Package(
     name: "SparseConv",
@@ -104,7 +108,7 @@ let package = Package(
                 "CSparseConv",
                 .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             ],
-            swiftSettings: strictSwift
+            swiftSettings: optimizedSwift
         ),
         .executableTarget(
             name: "sparse-bench",

@@ -74,6 +74,31 @@ import Testing
         #expect(y[flat: 0] != 0)
     }
 
+    /// Without a channel mask a zero filter keeps its bias (e.g. kernel pruning that
+    /// happened to empty a filter): the channel path writes activation(bias), not zero.
+    @Test func channelPathKeepsTheBiasOfAZeroFilterGivenNoMask() throws {
+        let spec = try Conv2DSpec(inChannels: 3, outChannels: 4, inputSize: 5, kernelSize: 3, padding: 1)
+        var weight = try Tensor.random(shape: spec.weightShape, seed: 3)
+        let perFilter = spec.weightCount / spec.outChannels
+        weight.withUnsafeMutableBufferPointer { w in for o in [1, 2] { for i in 0..<perFilter { w[o * perFilter + i] = 0 } } }
+        let bias: [Float] = [0.1, 0.7, -0.4, 0.2]
+        let conv = try Conv2D(spec: spec, weight: weight, bias: bias, activation: .relu, path: .channel)
+        // Filter 1 is the constant relu(0.7) = 0.7; filter 2 is relu(-0.4) = 0, an exact zero.
+        #expect(conv.deadOutputChannels == [2])
+        let y = try conv(Tensor.random(shape: spec.inputShape(batch: 2), seed: 4))
+        for n in 0..<2 {
+            for i in 0..<25 {
+                #expect(y[flat: (n * 4 + 1) * 25 + i] == 0.7)
+                #expect(y[flat: (n * 4 + 2) * 25 + i] == 0)
+            }
+        }
+        // Every filter removed: no inner operator, still the constants.
+        let empty = try Conv2D(spec: spec, weight: Tensor(shape: spec.weightShape), bias: bias, activation: .relu6, path: .channel)
+        #expect(empty.deadOutputChannels == [2])
+        let z = try empty(Tensor.random(shape: spec.inputShape(batch: 1), seed: 5))
+        #expect(z[flat: 0] == 0.1 && z[flat: 25] == 0.7 && z[flat: 50] == 0 && z[flat: 75] == 0.2)
+    }
+
     @Test func blockPathCountsHalfBlocksAsSingleWeights() throws {
         // 3 outputs: one full pair and a half block; keep everything.
         let spec = try Conv2DSpec(inChannels: 2, outChannels: 3, inputSize: 4, kernelSize: 1)

@@ -2,9 +2,11 @@
  * Channel-level sparse path (SC_PATH_CHANNEL): whole filters (an output
  * channel with all its weights) are kept or removed. A filter is kept when
  * any of its weights is kept (mask[i] != 0, or weight != 0 without a mask);
- * a removed filter takes its bias with it and its output channel is written
- * as exact zeros (activation(0) = 0 for NONE/RELU/RELU6), reported through
- * op->dead_outputs.
+ * a removed filter's output channel is the constant activation(bias), so the
+ * path is exact for any weights; it is an exact zero, reported through
+ * op->dead_outputs, when that constant is 0 (no bias, a zero bias — a filter
+ * pruned with its bias, as SparseConv's channel masks do — or a bias the
+ * activation clamps to 0).
  *
  * The kept filters run as a smaller dense convolution (an inner operator):
  *   - live groups: groups with at least one kept filter; groups with none are
@@ -49,6 +51,7 @@ typedef struct ch_impl {
   int32_t *scat_src;  /* [kept] inner channel of each kept filter */
   int32_t *scat_dst;  /* [kept] its output channel */
   int32_t *dead;      /* [n_dead] removed output channels */
+  float *dead_value;  /* [n_dead] their constant output, activation(bias) */
   int32_t n_dead, n_pad;
 } ch_impl;
 
@@ -59,6 +62,7 @@ static void ch_destroy(void *p) {
   sc_aligned_free(im->out_map);
   sc_aligned_free(im->in_groups);
   sc_aligned_free(im->dead);
+  sc_aligned_free(im->dead_value);
   sc_aligned_free(im->scat_src);
   sc_aligned_free(im->scat_dst);
   sc_aligned_free(im);
@@ -104,11 +108,13 @@ static size_t ch_workspace(const sc_conv_op *op, int32_t batch, int32_t threads)
   return l.total;
 }
 
-/* Copies (or zeroes, src == NULL) `count` planes of `plane` floats, in
-   parallel over plane chunks. dst_idx/src_idx map plane i to a plane index. */
+/* Copies (or, src == NULL, fills with value[i], or zeroes when value is NULL
+   too) `count` planes of `plane` floats, in parallel over plane chunks.
+   dst_idx/src_idx map plane i to a plane index. */
 typedef struct ch_copy {
   float *dst;
   const float *src;
+  const float *value;
   const int32_t *dst_idx, *src_idx; /* NULL: identity */
   int32_t count;
   size_t plane;
@@ -127,6 +133,9 @@ static void ch_copy_part(const ch_copy *c, int tid, int nt) {
     if (c->src) {
       const size_t si = c->src_idx ? (size_t)c->src_idx[i] : (size_t)i;
       memcpy(dst, c->src + si * c->plane + off, sizeof(float) * (size_t)len);
+    } else if (c->value && c->value[i] != 0.0f) {
+      const float v = c->value[i];
+      for (int64_t j = 0; j < len; j++) dst[j] = v;
     } else {
       memset(dst, 0, sizeof(float) * (size_t)len);
     }
@@ -159,8 +168,10 @@ static sc_status ch_run(const sc_conv_op *op, int32_t batch, const float *input,
   const size_t in_plane = (size_t)d->in_h * d->in_w, out_plane = (size_t)op->out_h * op->out_w;
   const size_t in_img = (size_t)d->in_channels * in_plane, out_img = (size_t)d->out_channels * out_plane;
   if (!im->inner) {
-    ch_copy z = {output, NULL, NULL, NULL, (int32_t)((size_t)batch * d->out_channels), out_plane};
-    ch_copy_run(&z, 1, threads);
+    for (int32_t n = 0; n < batch; n++) {
+      ch_copy z = {output + (size_t)n * out_img, NULL, im->dead_value, im->dead, NULL, im->n_dead, out_plane};
+      ch_copy_run(&z, 1, threads);
+    }
     return SC_OK;
   }
   ch_layout l;
@@ -177,7 +188,7 @@ static sc_status ch_run(const sc_conv_op *op, int32_t batch, const float *input,
     const float *src = in + (size_t)SC_MAX(im->in_first, 0) * in_plane;
     if (gin) {
       /* live groups' input channels, group by group */
-      ch_copy g = {gin, in, NULL, NULL, 0, (size_t)im->cin_g * in_plane};
+      ch_copy g = {gin, in, NULL, NULL, NULL, 0, (size_t)im->cin_g * in_plane};
       g.count = im->live_groups;
       g.src_idx = im->in_groups;
       ch_copy_run(&g, 1, threads);
@@ -188,9 +199,9 @@ static sc_status ch_run(const sc_conv_op *op, int32_t batch, const float *input,
     if (st != SC_OK) return st;
     ch_copy c[2];
     int nc = 0;
-    c[nc++] = (ch_copy){out, NULL, im->dead, NULL, im->n_dead, out_plane};
+    c[nc++] = (ch_copy){out, NULL, im->dead_value, im->dead, NULL, im->n_dead, out_plane};
     if (gout)
-      c[nc++] = (ch_copy){out, gout, im->scat_dst, im->scat_src,
+      c[nc++] = (ch_copy){out, gout, NULL, im->scat_dst, im->scat_src,
                           im->inner_oc - im->n_pad, out_plane};
     ch_copy_run(c, nc, threads);
   }
@@ -223,9 +234,18 @@ sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *ma
   }
   im->n_dead = (int32_t)(OC - kept);
   im->dead = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)SC_MAX(im->n_dead, 1));
-  if (!im->dead) goto fail;
+  im->dead_value = (float *)sc_aligned_alloc(sizeof(float) * (size_t)SC_MAX(im->n_dead, 1));
+  if (!im->dead || !im->dead_value) goto fail;
   for (int32_t oc = 0, j = 0; oc < OC; oc++)
-    if (deadv[oc]) im->dead[j++] = oc;
+    if (deadv[oc]) {
+      float v = op->bias[oc];
+      if (op->activation != SC_ACTIVATION_NONE) v = v > 0.0f ? v : 0.0f;
+      if (op->activation == SC_ACTIVATION_RELU6) v = v < 6.0f ? v : 6.0f;
+      im->dead[j] = oc;
+      im->dead_value[j++] = v;
+      /* Only an exact zero may be dropped downstream (NaN is not zero). */
+      deadv[oc] = v == 0.0f;
+    }
 
   int32_t live = 0, kmax = 0, first_live = -1, last_live = -1;
   for (int32_t g = 0; g < G; g++)

@@ -142,8 +142,10 @@ typedef struct sc_conv_op sc_conv_op;
  *         its weights is kept, a kernel or a filter if any of its weights is.
  *         Callers that validated a mask at its granularity pass it here.
  *         Dense/depthwise/grouped paths ignore the mask (they store every weight).
- * bias:   NULL or [out_channels]; copied. The channel path drops the bias of
- *         a removed filter with it: that output channel is exactly zero.
+ * bias:   NULL or [out_channels]; copied. The channel path writes a removed
+ *         filter's output channel as the constant activation(bias), which is
+ *         exact; pass a zero bias for filters pruned with their bias (as
+ *         DESIGN.md's channel pruning does) to get exact-zero channels.
  * isa:    SC_ISA_AUTO, or a forced instruction set (SC_UNSUPPORTED if the CPU
  *         lacks it) so tests can check every variant.
  * The arrays are only read during this call.
@@ -178,7 +180,7 @@ int64_t sc_conv_op_stored_weights(const sc_conv_op *op);
 /** Bytes of packed weights and indices the operator holds. */
 size_t sc_conv_op_packed_bytes(const sc_conv_op *op);
 /** For every output channel, 1 if the operator writes exact zeros there (a
-    filter removed by the channel path, whose bias goes with it), else 0.
+    filter removed by the channel path whose activation(bias) is 0), else 0.
     out: [out_channels]. */
 sc_status sc_conv_op_dead_output_channels(const sc_conv_op *op, uint8_t *out);
 
