@@ -89,11 +89,14 @@ struct SparseRun: ParsableCommand {
     }
 
     func run() throws {
+        let loadStart = DispatchTime.now().uptimeNanoseconds
         let model = try loadModel()
+        let loadMilliseconds = Self.milliseconds(since: loadStart)
         if let export {
+            let writeStart = DispatchTime.now().uptimeNanoseconds
             try model.writeONNX(to: export)
             let bytes = (try? FileManager.default.attributesOfItem(atPath: export)[.size] as? Int) ?? nil
-            print("wrote \(export)\(bytes.map { " (\($0) bytes)" } ?? ""): \(model.nodes.count) nodes, \(model.parameterCount) parameters")
+            print("wrote \(export)\(bytes.map { " (\($0) bytes)" } ?? ""): \(model.nodes.count) nodes, \(model.parameterCount) parameters; loaded in \(Self.format(loadMilliseconds)) ms, written in \(Self.format(Self.milliseconds(since: writeStart))) ms")
             return
         }
 
@@ -123,16 +126,22 @@ struct SparseRun: ParsableCommand {
         for _ in 0..<repetitions {
             let start = DispatchTime.now().uptimeNanoseconds
             try planned.run(tensor, into: &result, context: context)
-            milliseconds.append(Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6)
+            milliseconds.append(Self.milliseconds(since: start))
         }
         milliseconds.sort()
         let median = milliseconds.count % 2 == 1 ? milliseconds[milliseconds.count / 2]
             : (milliseconds[milliseconds.count / 2 - 1] + milliseconds[milliseconds.count / 2]) / 2
-        print("\(model.name): output \(result.shape), median \(String(format: "%.3f", median)) ms over \(repetitions) run(s), batch \(tensor.shape[0]), \(planned.threads) thread(s), \(mode.rawValue) plan")
+        print("\(model.name): output \(result.shape), median \(Self.format(median)) ms over \(repetitions) run(s), batch \(tensor.shape[0]), \(planned.threads) thread(s), \(mode.rawValue) plan; model loaded in \(Self.format(loadMilliseconds)) ms")
         if let output {
             try NumPy.write(result, to: output)  // atomic: temporary file, then rename
         }
     }
+
+    static func milliseconds(since start: UInt64) -> Double {
+        Double(DispatchTime.now().uptimeNanoseconds - start) / 1e6
+    }
+
+    static func format(_ milliseconds: Double) -> String { String(format: "%.3f", milliseconds) }
 
     func warn(_ message: String) {
         FileHandle.standardError.write(Data("warning: \(message)\n".utf8))

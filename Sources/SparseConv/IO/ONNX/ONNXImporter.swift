@@ -318,7 +318,12 @@ struct ONNXImporter {
             return
         case "Identity", "Dropout":
             try onlyFirstOutputUsed(node)
-            values[try output(node)] = try activation(node, 0)
+            // PyTorch exports shared weights as Identity of an initializer.
+            if let first = node.input.first, let tensor = constants[first] {
+                constants[try output(node)] = tensor
+            } else {
+                values[try output(node)] = try activation(node, 0)
+            }
             return
         default:
             break
