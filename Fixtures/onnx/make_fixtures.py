@@ -320,6 +320,21 @@ def clip_constant_inputs():
     return g.build(13)
 
 
+def reshape_flatten():
+    """PyTorch's x.view(x.size(0), -1) as Reshape [0, -1] before the classifier,
+    a Squeeze of a pooled map, and Softmax over the last axis (opset 18)."""
+    g = new_graph("reshape_flatten", 3, 8)
+    g.conv("conv1", 6, 3); g.unary("Relu", "relu1")
+    g.unary("MaxPool", "pool", kernel_shape=[2, 2], strides=[2, 2])
+    shape = numpy_helper.from_array(np.array([0, -1], dtype=np.int64), name="flatten.shape")
+    g.inits.append(shape)
+    g.node("Reshape", [g.current, shape.name], "flatten")
+    g.init("fc.weight", rng.normal(0, 0.3, (6, 96))); g.init("fc.bias", rng.normal(0, 0.1, 6))
+    g.node("Gemm", [g.current, "fc.weight", "fc.bias"], "fc", transB=1)
+    g.node("Softmax", [g.current], "softmax", axis=-1)
+    return g.build(18)
+
+
 def bn_fold():
     """A batch norm right after a bias-free convolution (folded when planned),
     one after an Add (stays a per-channel affine layer), and one on the input."""
@@ -498,6 +513,8 @@ def main():
     float64_weights()
     save(nan_weights(), "nan_weights")
     malformed()
+    # Added later: last, so that the shared generator leaves the files above unchanged.
+    save(reshape_flatten(), "reshape_flatten")
     total = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(HERE) for f in files)
     print(f"fixtures written: {total / 1024:.0f} KB in all")
 

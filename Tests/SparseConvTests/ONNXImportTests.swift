@@ -17,7 +17,7 @@ import Testing
     static let fixtures = [
         "resnet_tiny", "mobilenet_tiny", "shufflenet_tiny", "se_block", "conv_variants", "clip_opset10",
         "clip_constant", "bn_fold", "pruned_element", "pruned_block1x2", "pruned_kernel", "pruned_channel",
-        "external_data", "float64_weights", "nan_weights",
+        "external_data", "float64_weights", "nan_weights", "reshape_flatten",
     ]
 
     /// Imports a fixture and runs its input through an estimate plan on 2 threads.
