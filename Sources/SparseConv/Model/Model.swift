@@ -29,7 +29,7 @@ public struct Model: Sendable {
     public let outputName: String
     /// Per-image output shape of every node, and of `inputName`.
     public let shapes: [String: [Int]]
-    /// File names of each node's parameters, by node name, in the order of
+    /// ONNX initializer names of each node's parameters, by node name, in the order of
     /// the ONNX operator's inputs (convolution and fully connected: weight,
     /// bias; batch norm: scale, shift, mean, variance). Filled by the ONNX
     /// importer so that an exported model keeps the initializer names it was
