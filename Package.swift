@@ -87,6 +87,7 @@ let package = Package(
     products: [
         .library(name: "SparseConv", targets: ["SparseConv"]),
         .executable(name: "sparse-bench", targets: ["sparse-bench"]),
+        .executable(name: "sparse-run", targets: ["sparse-run"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -112,6 +113,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "sparse-bench",
+            dependencies: [
+                "SparseConv",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "sparse-run",
             dependencies: [
                 "SparseConv",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

@@ -29,6 +29,12 @@ public struct Model: Sendable {
     public let outputName: String
     /// Per-image output shape of every node, and of `inputName`.
     public let shapes: [String: [Int]]
+    /// ONNX initializer names of each node's parameters, by node name, in the order of
+    /// the ONNX operator's inputs (convolution and fully connected: weight,
+    /// bias; batch norm: scale, shift, mean, variance). Filled by the ONNX
+    /// importer so that an exported model keeps the initializer names it was
+    /// loaded with; nodes without an entry get `<node>.weight`-style names.
+    public var parameterNames: [String: [String]] = [:]
 
     public init(name: String, inputShape: [Int], nodes: [Node], output: String? = nil) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 && $0 <= Int(Int32.max) }) else {
@@ -172,7 +178,9 @@ public struct Model: Sendable {
             if let op = replacements[node.name] { node.operation = op }
             return node
         }
-        return try Model(name: name, inputShape: inputShape, nodes: updated, output: outputName)
+        var copy = try Model(name: name, inputShape: inputShape, nodes: updated, output: outputName)
+        copy.parameterNames = parameterNames
+        return copy
     }
 }
 
