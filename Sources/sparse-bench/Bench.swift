@@ -155,6 +155,7 @@ struct Bench {
         let sparsity = timed.convWeights > 0 ? 1 - Double(timed.convNonzeros) / Double(timed.convWeights) : 0
         var r = Record(section: section, granularity: granularity, sparsity: sparsity, threads: threads, batch: batch, ms: timed.ms)
         r.model = model
+        r.input_shape = timed.plan.inputShape
         r.effective_gflops = 2 * Double(timed.denseMacs * batch) / timed.ms / 1e6
         r.useful_gflops = 2 * Double(timed.nonzeroMacs * batch) / timed.ms / 1e6
         r.speedup_vs_dense = denseMs.map { $0 / timed.ms }

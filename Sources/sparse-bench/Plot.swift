@@ -26,7 +26,7 @@ enum Plot {
                     .mapValues { $0.map { (x: $0.sparsity, y: $0.speedup) }.sorted { $0.x < $1.x } }
                 panels.append(("\(family): speedup vs sparsity", { x, y in
                     speedupPanel(x: x, y: y, series: series, xs: (0.4, 1.0), ideal: { 1 / (1 - $0) }, xLabel: "sparsity",
-                                 xTick: { Report.percent($0) }, ticks: [0.5, 0.75, 0.9, 0.95])
+                                 xTick: { Report.percent($0) }, ticks: [0.5, 0.75, 0.9])
                 }))
             }
         }
@@ -91,36 +91,37 @@ enum Plot {
         return out
     }
 
-    /// Stacked bars: each configuration's per-layer planner times coloured
-    /// by path, on one scale per model, with the measured total as a tick.
+    /// Stacked bars, one per configuration, as long as its measured time
+    /// (one scale per model) and split by the planner's per-layer estimates,
+    /// scaled to that total, coloured by the chosen path.
     static func modelBars(_ section: SectionResult, y: Double) -> (String, Double) {
-        var out = text(10, y + 14, section.title + " — per-layer planner times (bars, coloured by path) and measured total (tick)",
+        let title = section.id == ModelSection.id ? "Whole models" : "CIFAR nets at equal parameters"
+        var out = text(10, y + 14, "\(title): measured time split by the planner's per-layer estimates, coloured by path",
                        size: 12, weight: "bold")
         var row = y + 26
         let labelWidth = 230.0, barWidth = width - labelWidth - 130
         for model in orderedUnique(section.records.compactMap(\.model)) {
             let records = section.records.filter { $0.model == model }
-            let scale = records.map { max($0.ms, ($0.plan_layers ?? []).reduce(0) { $0 + $1.ms }) }.max() ?? 1
+            let scale = records.map(\.ms).max() ?? 1
             for r in records {
                 let label = "\(model) " + (r.granularity == "dense" ? "dense" : "\(r.granularity) \(Report.percent(r.target_sparsity ?? r.sparsity))")
                 out += text(10, row + 9, label, size: 9)
+                let layers = r.plan_layers ?? []
+                let expected = max(layers.reduce(0) { $0 + $1.ms }, 1e-12)
                 var x = labelWidth
-                for layer in r.plan_layers ?? [] {
-                    let w = layer.ms / scale * barWidth
+                for layer in layers {
+                    let w = layer.ms / expected * r.ms / scale * barWidth
                     out += "<rect x=\"\(f(x))\" y=\"\(f(row))\" width=\"\(f(max(w, 0)))\" height=\"10\" fill=\"\(colors[layer.path ?? "other"] ?? "#ccc")\">"
-                        + "<title>\(escape(layer.name)) \(layer.path ?? layer.kind) \(Report.fixed(layer.ms, 3)) ms</title></rect>"
+                        + "<title>\(escape(layer.name)) \(layer.path ?? layer.kind) \(Report.fixed(layer.ms, 3)) ms expected</title></rect>"
                     x += w
                 }
-                let tick = labelWidth + r.ms / scale * barWidth
-                out += "<line x1=\"\(f(tick))\" x2=\"\(f(tick))\" y1=\"\(f(row - 2))\" y2=\"\(f(row + 12))\" stroke=\"#000\" stroke-width=\"2\"/>"
                 out += text(labelWidth + barWidth + 8, row + 9,
                             "\(Report.fixed(r.ms, 2)) ms" + (r.speedup_vs_dense.map { " (\(Report.times($0)))" } ?? ""), size: 9)
                 row += 13
             }
             row += 6
         }
-        out += legend(x: 10, y: row, keys: ["dense", "grouped", "depthwise", "block1x2", "element", "kernel", "channel", "other"],
-                      extra: [("measured total", "#000", false)])
+        out += legend(x: 10, y: row, keys: ["dense", "grouped", "depthwise", "block1x2", "element", "kernel", "channel", "other"], extra: [])
         return (out, row - y + 30)
     }
 

@@ -51,6 +51,8 @@ struct Record: Codable {
     var verified_error: Double?
     var isa: String
     var shape: Shape?
+    /// Models: `[batch, C, H, W]` of the input (what an ONNX Runtime comparison feeds).
+    var input_shape: [Int]?
     /// Nonzero weights (convolutions only for models): the parameter budget.
     var parameters: Int?
     /// Models: the sparsity asked of global pruning (`sparsity` is what the
