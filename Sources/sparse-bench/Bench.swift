@@ -11,6 +11,8 @@ struct Bench {
     let verify: Bool
     let granularities: [Granularity]
     let planMode: Planner.Mode
+    /// Print every model plan's per-layer table (Plan's description) in the report.
+    var showPlans = false
     let progress: Progress
 
     /// Normalized error allowed for one convolution against `Reference.conv2d`

@@ -16,6 +16,7 @@ struct ModelSection {
 
     func run() throws -> SectionResult {
         var records: [Record] = []
+        var plans: [String] = []
         for zoo in models {
             bench.progress.step("models", "\(zoo.rawValue) (building)")
             let model = try zoo.model(seed: 1)
@@ -23,6 +24,7 @@ struct ModelSection {
             var denseRecord = bench.modelRecord(section: Self.id, model: zoo.rawValue, timed: dense, granularity: "dense", denseMs: dense.ms)
             denseRecord.target_sparsity = 0
             records.append(denseRecord)
+            if bench.showPlans { plans.append(dense.plan.description) }
             for granularity in bench.granularities {
                 for sparsity in sparsities(zoo) {
                     bench.progress.step("models", "\(zoo.rawValue) \(granularity.rawValue) \(Report.percent(sparsity))")
@@ -39,11 +41,12 @@ struct ModelSection {
                     r.target_sparsity = sparsity
                     r.prune_seconds = pruneSeconds
                     records.append(r)
+                    if bench.showPlans { plans.append("\(granularity.rawValue) \(Report.percent(sparsity)): " + timed.plan.description) }
                 }
             }
         }
         return SectionResult(id: Self.id, title: "5. Whole models, batch \(bench.batch): dense vs globally pruned (planner: \(bench.planMode.rawValue) mode)",
-                             records: records, tables: [Self.table(records)], conclusion: Self.conclusion(records))
+                             records: records, tables: [Self.table(records)] + plans, conclusion: Self.conclusion(records))
     }
 
     /// "block1x2 48, dense 5": layers per chosen path, most used first.

@@ -131,4 +131,6 @@ struct SectionResult {
     /// Pre-rendered text tables (the section decides what to show).
     var tables: [String]
     var conclusion: String
+    /// Wall time of the section, so a slow suite shows where its time went.
+    var seconds: Double = 0
 }

@@ -11,6 +11,7 @@ enum Report {
             out += "\n== \(section.title) ==\n"
             for table in section.tables { out += table + "\n" }
             if !section.conclusion.isEmpty { out += "→ \(section.conclusion)\n" }
+            out += "(section: \(fixed(section.seconds, 1)) s)\n"
         }
         out += "\n(\(machine.cpu), \(machine.isa), \(machine.threads) thread(s); wall time \(fixed(wallSeconds, 1)) s)\n"
         return out

@@ -77,6 +77,8 @@ struct SparseBench: ParsableCommand {
     var minTime: Double?
     @Option(help: "Planner mode for models: estimate (cost model) or measure (time the candidates).")
     var plan: Planner.Mode = .estimate
+    @Flag(help: "Print each model plan's per-layer table: shape, zeros, chosen path, expected ms and share.")
+    var showPlans = false
     @Flag(help: "Check every path against the reference convolution (models: against their all-dense plan) before timing it.")
     var verify = false
     @Option(help: "Output format: table, csv or json.")
@@ -167,7 +169,8 @@ struct SparseBench: ParsableCommand {
         let timing = suite.timing
         let bench = Bench(threads: threadCount, batch: batch,
                           timer: Timer(repetitions: repetitions ?? timing.repetitions, minTime: minTime ?? timing.minTime),
-                          verify: verify, granularities: try granularityList, planMode: plan, progress: Progress())
+                          verify: verify, granularities: try granularityList, planMode: plan, showPlans: showPlans,
+                          progress: Progress())
         let requested = try sparsityList
         let layerSection = LayerSection(bench: bench, layers: catalog, sparsities: requested ?? [0.5, 0.75, 0.9, 0.95])
         let budgetSection = BudgetSection(bench: bench, layers: (quick ? LayerCatalog.quickBudget : LayerCatalog.budget).filter(filter),
@@ -199,7 +202,12 @@ struct SparseBench: ParsableCommand {
         }
         for section in plan { bench.progress.plan(section.items) }
         var results: [SectionResult] = []
-        for section in plan { results.append(try section.run()) }
+        for section in plan {
+            let sectionStart = clock.now
+            var result = try section.run()
+            result.seconds = (clock.now - sectionStart).seconds
+            results.append(result)
+        }
         bench.progress.finish()
 
         let wall = (clock.now - started).seconds
