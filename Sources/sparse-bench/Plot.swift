@@ -82,11 +82,12 @@ enum Plot {
         out += text(left + w / 2, top + h + 27, xLabel, size: 10, anchor: "middle")
         let samples = stride(from: xs.0, through: xs.1 - 0.01, by: (xs.1 - xs.0) / 40).map { ($0, ideal($0)) }
         out += polyline(samples.map { (px($0.0), py($0.1)) }, color: "#000", dashed: true)
-        for (name, points) in series.sorted(by: { $0.key < $1.key }) {
+        for (index, (name, points)) in series.sorted(by: { $0.key < $1.key }).enumerated() {
             let color = colors[name] ?? palette(name)
             out += polyline(points.map { (px($0.x), py($0.y)) }, color: color, dashed: false)
             for p in points { out += "<circle cx=\"\(f(px(p.x)))\" cy=\"\(f(py(p.y)))\" r=\"2.5\" fill=\"\(color)\"/>" }
-            if colors[name] == nil, let last = points.last { out += text(px(last.x) - 4, py(last.y) - 5, name, size: 8, anchor: "end") }
+            // Series without a legend colour (layer names) are named in the panel's corner.
+            if colors[name] == nil { out += text(left + 4, top + 11 + Double(index) * 10, name, size: 8).replacingOccurrences(of: "<text ", with: "<text fill=\"\(color)\" ") }
         }
         return out
     }
