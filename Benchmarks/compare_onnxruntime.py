@@ -1,99 +1,210 @@
 #!/usr/bin/env python3
-"""Run sparse-bench and ONNX Runtime on the same layers, minutes apart, and
-print our time next to ONNX Runtime's dense time.
+"""Time the layers and zoo models of a sparse-bench run in ONNX Runtime, with
+the same thread count and in the same run, and merge ORT's figures into
+sparse-bench's JSON records.
 
-  python3 Benchmarks/compare_onnxruntime.py                      # default list, 2 threads
-  python3 Benchmarks/compare_onnxruntime.py --threads 2 --output Benchmarks/results/latest.json
-  python3 Benchmarks/compare_onnxruntime.py --bench-json results.json   # reuse a sparse-bench run
+  python3 Benchmarks/compare_onnxruntime.py                          # sparse-bench default suite, 2 threads
+  python3 Benchmarks/compare_onnxruntime.py --suite quick --output Benchmarks/results/latest.json
+  python3 Benchmarks/compare_onnxruntime.py --suite models --zoo resnet50,mobilenetV1
+  python3 Benchmarks/compare_onnxruntime.py --bench-json results.json  # reuse a sparse-bench run
 
-The speed ratio is ONNX Runtime ms / our ms (above 1: we are faster). For
-sparse paths the baseline is the faster of our dense path and ONNX Runtime.
-Needs: pip install onnxruntime onnx numpy; a release build of sparse-bench.
+Every record with a convolution `shape` gets ONNX Runtime's dense time of that
+shape (a single Conv node); every whole-model record gets ORT's time of the
+model exported by `sparse-run --zoo NAME --export FILE.onnx` (models whose
+export is unavailable are skipped with a message). Pruned weights would not
+change ORT's time (it runs the zeros through dense kernels), so the dense
+export is timed once per model. Added keys:
+
+  ort_ms        ONNX Runtime's median milliseconds (dense)
+  ratio_vs_ort  ort_ms / ms: above 1, SparseConv is faster than ORT dense
+
+The table lists, per layer and per model, our dense time and our best sparse
+time as ratios against ORT dense. Needs: pip install onnxruntime onnx numpy;
+a release build of sparse-bench (and of sparse-run for models).
 """
 import argparse
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
+import numpy as np
 import onnxruntime as ort
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from ort_layers import conv_model, time_session  # noqa: E402
 
-import numpy as np  # noqa: E402
-
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
+def swift_run(product, args, **kwargs):
+    return subprocess.run(["swift", "run", "-c", "release", product] + args, cwd=ROOT, **kwargs)
+
+
 def run_sparse_bench(args):
-    cmd = ["swift", "run", "-c", "release", "sparse-bench", "--format", "json",
-           "--threads", str(args.threads), "--min-time", str(args.min_time)]
-    if args.layers:
-        cmd += ["--layers", args.layers]
-    if args.suite:
-        cmd += ["--suite", args.suite]
-    if args.sparsities is not None:
-        cmd += ["--sparsities", args.sparsities]
-    print("running:", " ".join(cmd), file=sys.stderr, flush=True)
-    out = subprocess.run(cmd, cwd=ROOT, check=True, stdout=subprocess.PIPE).stdout
+    cmd = ["--format", "json", "--threads", str(args.threads)]
+    for flag, value in [("--suite", args.suite), ("--layers", args.layers), ("--zoo", args.zoo),
+                        ("--sparsities", args.sparsities), ("--granularity", args.granularity),
+                        ("--min-time", args.min_time), ("--batch", args.batch)]:
+        if value is not None:
+            cmd += [flag, str(value)]
+    print("running: sparse-bench", " ".join(cmd), file=sys.stderr, flush=True)
+    out = swift_run("sparse-bench", cmd, check=True, stdout=subprocess.PIPE).stdout
     return json.loads(out)
 
 
-def ort_time(shape, threads, min_time, reps):
+def session(blob_or_path, threads):
     so = ort.SessionOptions()
     so.intra_op_num_threads = threads
     so.inter_op_num_threads = 1
     so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-    s = shape
-    blob = conv_model(s["c_in"], s["c_out"], s["h"], s["w"], s["kh"], s["kw"], s["stride"], s["pad"],
-                      s["dilation"], s["groups"], 0.0, 1)
-    sess = ort.InferenceSession(blob, so, providers=["CPUExecutionProvider"])
-    x = np.random.default_rng(2).standard_normal((1, s["c_in"], s["h"], s["w"])).astype(np.float32)
-    return time_session(sess, {"x": x}, min_time, reps)
+    return ort.InferenceSession(blob_or_path, so, providers=["CPUExecutionProvider"])
+
+
+def shape_key(r):
+    s = r["shape"]
+    return (s["c_in"], s["c_out"], s["h"], s["w"], s["kh"], s["kw"], s["stride"], tuple(s.get("padding") or [s["pad"]] * 4),
+            s["dilation"], s["groups"], r["batch"], r["threads"])
+
+
+def ort_layer_ms(key, min_time, reps):
+    c_in, c_out, h, w, kh, kw, stride, pads, dil, groups, batch, threads = key
+    blob = conv_model(c_in, c_out, h, w, kh, kw, stride, pads[0], dil, groups, 0.0, 1, batch=batch, pads=list(pads))
+    x = np.random.default_rng(2).standard_normal((batch, c_in, h, w)).astype(np.float32)
+    return time_session(session(blob, threads), {"x": x}, min_time, reps)
+
+
+def sparse_run_available():
+    """Whether this checkout has the sparse-run product (it exports zoo models as ONNX)."""
+    try:
+        with open(os.path.join(ROOT, "Package.swift")) as f:
+            return '"sparse-run"' in f.read()
+    except OSError:
+        return False
+
+
+def export_zoo(name, input_shape, directory):
+    path = os.path.join(directory, f"{name}.onnx")
+    shape = ",".join(str(v) for v in input_shape)
+    proc = swift_run("sparse-run", ["--zoo", name, "--input-shape", shape, "--export", path],
+                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    if proc.returncode != 0 or not os.path.exists(path):
+        return None, (proc.stderr.strip().splitlines() or ["no output"])[-1]
+    return path, None
+
+
+def ort_model_ms(path, input_shape, threads, min_time, reps):
+    sess = session(path, threads)
+    name = sess.get_inputs()[0].name
+    x = np.random.default_rng(2).standard_normal(input_shape).astype(np.float32)
+    return time_session(sess, {name: x}, min_time, reps)
+
+
+def ratio(o, ms):
+    return o / ms if o and ms else None
+
+
+def fmt_ratio(v):
+    return f"{v:6.2f}" if v is not None else "     -"
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--suite", default=None, help="sparse-bench suite (default, layers, models, questions, quick)")
     ap.add_argument("--layers", default=None, help="substring filter passed to sparse-bench")
-    ap.add_argument("--suite", default=None)
+    ap.add_argument("--zoo", default=None, help="zoo models passed to sparse-bench")
     ap.add_argument("--sparsities", default=None, help="passed to sparse-bench (\"\" = dense only)")
-    ap.add_argument("--min-time", type=float, default=0.3)
+    ap.add_argument("--granularity", default=None, help="passed to sparse-bench")
+    ap.add_argument("--batch", type=int, default=None, help="passed to sparse-bench")
+    ap.add_argument("--min-time", type=float, default=None, help="seconds per measurement (sparse-bench and ORT)")
+    ap.add_argument("--repetitions", type=int, default=10, help="minimum ORT runs per measurement")
     ap.add_argument("--bench-json", help="use this sparse-bench JSON instead of running it")
     ap.add_argument("--output", help="write the merged records (JSON array) here")
     args = ap.parse_args()
 
     records = json.load(open(args.bench_json)) if args.bench_json else run_sparse_bench(args)
-    ort_ms = {}
+    min_time = args.min_time if args.min_time is not None else 0.2
+
+    # Layers: one ORT session per distinct shape, batch and thread count.
+    ort_layers = {}
     for r in records:
-        if r.get("layer") and r["layer"] not in ort_ms:
-            ort_ms[r["layer"]] = ort_time(r["shape"], r["threads"], args.min_time, 20)
-    dense_ms = {}
+        if r.get("shape") and r.get("layer") and not r.get("model"):
+            key = shape_key(r)
+            if key not in ort_layers:
+                ort_layers[key] = ort_layer_ms(key, min_time, args.repetitions)
+
+    # Models: export each once through sparse-run, then time it in ORT.
+    ort_models = {}
+    model_keys = {(r["model"], tuple(r["input_shape"]), r["threads"]) for r in records if r.get("model") and r.get("input_shape")}
+    if model_keys:
+        if not sparse_run_available():
+            print(f"skipping {len(model_keys)} zoo model(s): this checkout has no sparse-run product "
+                  "(`sparse-run --zoo NAME --export FILE.onnx` lands separately)", file=sys.stderr)
+        else:
+            tmp = tempfile.mkdtemp(prefix="sparse-bench-onnx-")
+            try:
+                for name, shape, threads in sorted(model_keys):
+                    print(f"exporting and timing {name} {list(shape)} in ONNX Runtime", file=sys.stderr, flush=True)
+                    path, error = export_zoo(name, shape, tmp)
+                    if path is None:
+                        print(f"skipping {name}: sparse-run --export failed: {error}", file=sys.stderr)
+                        continue
+                    ort_models[(name, shape, threads)] = ort_model_ms(path, list(shape), threads, min_time, args.repetitions)
+                    os.remove(path)
+            finally:
+                shutil.rmtree(tmp, ignore_errors=True)
+
     for r in records:
-        if r["granularity"] == "dense":
-            dense_ms[r["layer"]] = min(dense_ms.get(r["layer"], float("inf")), r["ms"])
+        if r.get("model"):
+            o = ort_models.get((r["model"], tuple(r.get("input_shape") or ()), r["threads"]))
+        elif r.get("shape"):
+            o = ort_layers.get(shape_key(r))
+        else:
+            o = None
+        if o is not None:
+            r["ort_ms"] = o
+            r["ratio_vs_ort"] = o / r["ms"]
+
     machine = records[0].get("machine", {}) if records else {}
-    print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  threads: {args.threads}  "
-          f"onnxruntime {ort.__version__}")
-    print(f"{'layer':34s} {'path':9s} {'sparsity':>8s} {'ours ms':>9s} {'ORT ms':>9s} {'ORT/ours':>8s} "
-          f"{'vs best dense':>13s} {'eff GF/s':>9s} {'useful GF/s':>11s}")
-    dense_ratios = []
-    for r in records:
-        o = ort_ms[r["layer"]]
-        baseline = min(o, dense_ms.get(r["layer"], o))
-        r["onnxruntime_ms"] = o
-        r["speed_vs_onnxruntime"] = o / r["ms"]
-        r["speedup_vs_baseline"] = baseline / r["ms"]
-        if r["granularity"] == "dense" and r["path"] == "dense" and r["shape"]["groups"] == 1:
-            dense_ratios.append(o / r["ms"])
-        print(f"{r['layer']:34s} {r['path']:9s} {r['sparsity']*100:7.0f}% {r['ms']:9.4f} {o:9.4f} "
-              f"{o / r['ms']:8.2f} {baseline / r['ms']:12.2f}x {r['effective_gflops']:9.1f} "
-              f"{r['useful_gflops']:11.1f}")
-    if dense_ratios:
-        print(f"\ndense path speed / ONNX Runtime (groups=1 layers): median {statistics.median(dense_ratios):.2f}, "
-              f"min {min(dense_ratios):.2f}")
+    print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  threads: {args.threads}  onnxruntime {ort.__version__}")
+    print("ratio = ORT dense ms / our ms (above 1: we are faster); best sparse over every granularity and sparsity measured\n")
+
+    # One row per layer (question 1 records) and per model (question 5 and 4 records).
+    def summarize(group_key, label_of, wanted):
+        rows = {}
+        for r in records:
+            if not wanted(r) or "ort_ms" not in r:
+                continue
+            row = rows.setdefault(group_key(r), {"label": label_of(r), "ort": r["ort_ms"], "dense": None, "sparse": None})
+            if r["granularity"] == "dense":
+                row["dense"] = min(row["dense"] or float("inf"), r["ms"])
+            elif row["sparse"] is None or r["ms"] < row["sparse"][0]:
+                row["sparse"] = (r["ms"], r["granularity"], r.get("target_sparsity", r["sparsity"]))
+        return list(rows.values())
+
+    layer_rows = summarize(lambda r: (r["layer"], shape_key(r)), lambda r: r["layer"], lambda r: r.get("section", "q1-layers") == "q1-layers" and r.get("layer"))
+    model_rows = summarize(lambda r: (r["model"], r["section"]), lambda r: f"{r['model']} ({r['section']})", lambda r: r.get("model") and r.get("section") == "q5-models")
+    for title, rows in (("layer", layer_rows), ("model", model_rows)):
+        if not rows:
+            continue
+        print(f"{title:36s} {'ORT ms':>9s} {'our dense':>10s} {'ratio':>6s} {'best sparse':>12s} {'ratio':>6s}  granularity @ sparsity")
+        dense_ratios = []
+        for row in rows:
+            dr = ratio(row["ort"], row["dense"])
+            if dr is not None:
+                dense_ratios.append(dr)
+            sp = row["sparse"]
+            sr = ratio(row["ort"], sp[0]) if sp else None
+            print(f"{row['label']:36s} {row['ort']:9.3f} {row['dense'] or float('nan'):10.3f} {fmt_ratio(dr)} "
+                  f"{(sp[0] if sp else float('nan')):12.3f} {fmt_ratio(sr)}  "
+                  + (f"{sp[1]} @ {sp[2] * 100:.0f}%" if sp else ""))
+        if dense_ratios:
+            print(f"our dense / ORT dense ({title}s): median ratio {statistics.median(dense_ratios):.2f}, min {min(dense_ratios):.2f}\n")
+
     if args.output:
         tmp = args.output + ".tmp"
         with open(tmp, "w") as f:

@@ -47,7 +47,9 @@ def parse_layer(text):
     return (name, *vals)
 
 
-def conv_model(c_in, c_out, h, w, kh, kw, stride, pad, dil, groups, sparsity, seed):
+def conv_model(c_in, c_out, h, w, kh, kw, stride, pad, dil, groups, sparsity, seed, batch=1, pads=None):
+    """One Conv node as a serialized ONNX model. `pads` is [top, left, bottom,
+    right] when the padding is asymmetric (sparse-bench records carry it)."""
     rng = np.random.default_rng(seed)
     weight = rng.standard_normal((c_out, c_in // groups, kh, kw)).astype(np.float32)
     if sparsity > 0:
@@ -55,12 +57,13 @@ def conv_model(c_in, c_out, h, w, kh, kw, stride, pad, dil, groups, sparsity, se
         k = int(round(sparsity * flat.size))
         flat[rng.permutation(flat.size)[:k]] = 0.0
     bias = rng.standard_normal(c_out).astype(np.float32)
+    top, left, bottom, right = pads if pads else (pad, pad, pad, pad)
     node = helper.make_node("Conv", ["x", "w", "b"], ["y"], kernel_shape=[kh, kw],
-                            strides=[stride, stride], pads=[pad, pad, pad, pad],
+                            strides=[stride, stride], pads=[top, left, bottom, right],
                             dilations=[dil, dil], group=groups)
     graph = helper.make_graph(
         [node], "layer",
-        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, c_in, h, w])],
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [batch, c_in, h, w])],
         [helper.make_tensor_value_info("y", TensorProto.FLOAT, None)],
         [helper.make_tensor("w", TensorProto.FLOAT, weight.shape, weight.reshape(-1)),
          helper.make_tensor("b", TensorProto.FLOAT, bias.shape, bias)])

@@ -47,4 +47,22 @@ enum LayerCatalog {
         layer("quick.dw3x3.64@28", "depthwise", 64, 64, 28, 3, pad: 1, groups: 64),
         layer("quick.conv11x11.3-16@63s4", "11x11", 3, 16, 63, 11, stride: 4),
     ]
+
+    /// Question 2: standard convolutions with equal input and output channels,
+    /// so that grouped and depthwise-separable replacements keep the shape.
+    static let budget: [BenchLayer] = [
+        layer("resnet50.conv3x3.64@56", "3x3", 64, 64, 56, 3, pad: 1),
+        layer("resnet50.conv3x3.128@28", "3x3", 128, 128, 28, 3, pad: 1),
+        layer("resnet50.conv3x3.256@14", "3x3", 256, 256, 14, 3, pad: 1),
+        layer("resnet50.conv3x3.512@7", "3x3", 512, 512, 7, 3, pad: 1),
+    ]
+
+    /// Question 3: the ungrouped layers whose group count is varied.
+    static let groups: [BenchLayer] = [
+        layer("groups.conv3x3.128@56", "3x3", 128, 128, 56, 3, pad: 1),
+        layer("groups.conv3x3.256@28", "3x3", 256, 256, 28, 3, pad: 1),
+    ]
+
+    static let quickBudget: [BenchLayer] = [layer("quick.conv3x3.32@28", "3x3", 32, 32, 28, 3, pad: 1)]
+    static let quickGroups: [BenchLayer] = [layer("quick.groups.conv3x3.64@14", "3x3", 64, 64, 14, 3, pad: 1)]
 }
