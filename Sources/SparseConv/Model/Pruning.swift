@@ -119,39 +119,52 @@ extension Model {
 
     /// One threshold over every unit of every layer in the pool.
     private func globalMasks(_ pool: [(node: Node, spec: Conv2DSpec)], _ options: PruningOptions) throws -> [String: PruningMask] {
-        struct Unit { let layer: Int; let index: Int; let score: Double; let size: Int }
-        var units: [Unit] = []
-        var unitLists: [[[Int]]] = []
+        // One 16-byte key per unit, sorted as integers: a non-negative score's
+        // bit pattern orders like the score, NaN maps past every number (pruned
+        // last), and the ordinal (layer order, then unit order) breaks ties —
+        // the same order as per-layer pruning, at a fraction of the cost of
+        // comparing structs with a closure (ResNet-50 has 23 M element units).
+        struct Key: Comparable {
+            let score: UInt64, ordinal: Int
+            static func < (a: Key, b: Key) -> Bool { (a.score, a.ordinal) < (b.score, b.ordinal) }
+        }
+        var keys: [Key] = []
+        var unitLists: [PruningUnits] = []
+        var firstOrdinal: [Int] = []
         var totalWeights = 0
-        for (layer, entry) in pool.enumerated() {
+        for entry in pool {
             guard case .convolution(let conv) = entry.node.operation else { continue }
-            let list = PruningUnits(spec: entry.spec, granularity: options.granularity).all
+            let list = PruningUnits(spec: entry.spec, granularity: options.granularity)
+            firstOrdinal.append(keys.count)
             unitLists.append(list)
             totalWeights += entry.spec.weightCount
+            keys.reserveCapacity(keys.count + list.count)
             conv.weight.withUnsafeBufferPointer { w in
-                for (index, unit) in list.enumerated() {
-                    units.append(Unit(layer: layer, index: index, score: PruningMask.score(of: unit, in: w, norm: options.norm),
-                                      size: unit.count))
+                for unit in list {
+                    let score = PruningMask.score(of: unit, in: w, norm: options.norm)
+                    keys.append(Key(score: score.isNaN ? .max : score.bitPattern, ordinal: keys.count))
                 }
             }
         }
-        // Same order as per-layer pruning: score, then layer order, then unit order; NaN last.
-        units.sort { a, b in
-            if a.score.isNaN != b.score.isNaN { return b.score.isNaN }
-            if !a.score.isNaN, a.score != b.score { return a.score < b.score }
-            return (a.layer, a.index) < (b.layer, b.index)
-        }
+        keys.sort()
         let target = options.sparsity * Double(totalWeights)
         var removedPerLayer = [Int](repeating: 0, count: pool.count)
         let capPerLayer = pool.map { Int((Double($0.spec.weightCount) * (1 - options.minimumDensity)).rounded(.down)) }
         var keep = pool.map { [Bool](repeating: true, count: $0.spec.weightCount) }
         var removed = 0.0
-        for unit in units {
-            guard 2 * removed + Double(unit.size) <= 2 * target else { break }
-            guard removedPerLayer[unit.layer] + unit.size <= capPerLayer[unit.layer] else { continue }
-            for index in unitLists[unit.layer][unit.index] { keep[unit.layer][index] = false }
-            removedPerLayer[unit.layer] += unit.size
-            removed += Double(unit.size)
+        for key in keys {
+            // The layer holding this ordinal: the last whose first ordinal is ≤ it.
+            var lo = 0, hi = firstOrdinal.count - 1
+            while lo < hi {
+                let mid = (lo + hi + 1) / 2
+                if firstOrdinal[mid] <= key.ordinal { lo = mid } else { hi = mid - 1 }
+            }
+            let layer = lo, unit = unitLists[layer][key.ordinal - firstOrdinal[layer]]
+            guard 2 * removed + Double(unit.count) <= 2 * target else { break }
+            guard removedPerLayer[layer] + unit.count <= capPerLayer[layer] else { continue }
+            for index in unit { keep[layer][index] = false }
+            removedPerLayer[layer] += unit.count
+            removed += Double(unit.count)
         }
         var masks: [String: PruningMask] = [:]
         for (layer, entry) in pool.enumerated() {

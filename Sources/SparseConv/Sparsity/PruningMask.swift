@@ -128,7 +128,7 @@ public struct PruningMask: Sendable, Hashable {
         guard weight.shape == spec.weightShape else {
             throw SparseConvError.shapeMismatch(what: "weights to prune", expected: spec.weightShape, actual: weight.shape)
         }
-        let units = PruningUnits(spec: spec, granularity: granularity).all
+        let units = PruningUnits(spec: spec, granularity: granularity)
         let scores = weight.withUnsafeBufferPointer { w in units.map { score(of: $0, in: w, norm: norm) } }
         // Key (is NaN, score, unit index): a strict total order, NaN last.
         let order = units.indices.sorted { a, b in
@@ -150,7 +150,7 @@ public struct PruningMask: Sendable, Hashable {
     }
 
     /// The mean magnitude of a unit's weights under `norm`.
-    static func score(of unit: [Int], in weights: UnsafeBufferPointer<Float>, norm: PruningNorm) -> Double {
+    static func score(of unit: PruningUnit, in weights: UnsafeBufferPointer<Float>, norm: PruningNorm) -> Double {
         var sum = 0.0
         switch norm {
         case .l1: for index in unit { sum += Double(abs(weights[index])) }
@@ -188,51 +188,63 @@ public struct PruningMask: Sendable, Hashable {
     }
 }
 
-/// The units of a granularity as lists of OIHW flat weight indices, in rank
-/// tie-break order.
-struct PruningUnits: Sequence {
+/// One pruning unit: the OIHW flat indices `start, start + step, …` (`count`
+/// of them). Every granularity's unit has this shape (a 1×2 block's partner is
+/// one filter further on), so units are computed, never stored.
+struct PruningUnit: Sequence {
+    let start: Int, count: Int, step: Int
+    func makeIterator() -> StrideToIterator<Int> {
+        stride(from: start, to: start + count * step, by: step).makeIterator()
+    }
+    var underestimatedCount: Int { count }
+    subscript(position: Int) -> Int { start + position * step }
+}
+
+/// The units of a granularity in rank tie-break order (output channel or
+/// pair, then input channel, then tap), as a random-access collection whose
+/// elements are computed from their position: pruning a 25 M-weight model
+/// element-wise allocates nothing per unit.
+struct PruningUnits: RandomAccessCollection {
     let spec: Conv2DSpec
     let granularity: Granularity
+    private let cin: Int, taps: Int, perGroup: Int, pairsPerGroup: Int
 
-    var all: [[Int]] { Array(self) }
+    init(spec: Conv2DSpec, granularity: Granularity) {
+        self.spec = spec
+        self.granularity = granularity
+        cin = spec.inChannelsPerGroup
+        taps = spec.kernelHeight * spec.kernelWidth
+        perGroup = spec.outChannelsPerGroup
+        pairsPerGroup = (perGroup + 1) / 2
+    }
 
-    func makeIterator() -> AnyIterator<[Int]> {
-        let cin = spec.inChannelsPerGroup, taps = spec.kernelHeight * spec.kernelWidth
-        let perGroup = spec.outChannelsPerGroup, outChannels = spec.outChannels
-        func index(_ o: Int, _ c: Int, _ t: Int) -> Int { (o * cin + c) * taps + t }
+    /// Every unit's indices materialized: for inspection and tests of small layers.
+    var all: [[Int]] { map { Array($0) } }
+
+    var startIndex: Int { 0 }
+    var endIndex: Int {
+        switch granularity {
+        case .element: return spec.weightCount
+        case .channel: return spec.outChannels
+        case .kernel: return spec.outChannels * cin
+        case .block1x2: return spec.groups * pairsPerGroup * cin * taps
+        }
+    }
+
+    subscript(position: Int) -> PruningUnit {
         switch granularity {
         case .element:
-            var next = 0
-            let count = spec.weightCount
-            return AnyIterator { defer { next += 1 }; return next < count ? [next] : nil }
+            return PruningUnit(start: position, count: 1, step: 1)
         case .channel:
-            var o = 0
-            return AnyIterator {
-                guard o < outChannels else { return nil }
-                defer { o += 1 }
-                return Array((o * cin * taps)..<((o + 1) * cin * taps))
-            }
+            return PruningUnit(start: position * cin * taps, count: cin * taps, step: 1)
         case .kernel:
-            var o = 0, c = 0
-            return AnyIterator {
-                guard o < outChannels else { return nil }
-                let unit = Array(index(o, c, 0)..<index(o, c, 0) + taps)
-                c += 1
-                if c == cin { c = 0; o += 1 }
-                return unit
-            }
+            return PruningUnit(start: position * taps, count: taps, step: 1)
         case .block1x2:
-            // Pairs restart at each group's first output channel.
-            var o = 0, c = 0, t = 0
-            return AnyIterator {
-                guard o < outChannels else { return nil }
-                let hasPartner = (o % perGroup) + 1 < perGroup
-                let unit = hasPartner ? [index(o, c, t), index(o + 1, c, t)] : [index(o, c, t)]
-                t += 1
-                if t == taps { t = 0; c += 1 }
-                if c == cin { c = 0; o += hasPartner ? 2 : 1 }
-                return unit
-            }
+            // Pairs restart at each group's first output channel; an odd last
+            // channel of a group is a half block of one weight.
+            let t = position % taps, c = (position / taps) % cin, pair = position / (taps * cin)
+            let j = pair % pairsPerGroup, o = (pair / pairsPerGroup) * perGroup + 2 * j
+            return PruningUnit(start: (o * cin + c) * taps + t, count: 2 * j + 1 < perGroup ? 2 : 1, step: cin * taps)
         }
     }
 }
