@@ -243,8 +243,6 @@ sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *ma
       if (op->activation == SC_ACTIVATION_RELU6) v = v < 6.0f ? v : 6.0f;
       im->dead[j] = oc;
       im->dead_value[j++] = v;
-      /* Only an exact zero may be dropped downstream (NaN is not zero). */
-      deadv[oc] = v == 0.0f;
     }
 
   int32_t live = 0, kmax = 0, first_live = -1, last_live = -1;
@@ -315,6 +313,9 @@ sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *ma
   op->workspace_size = ch_workspace;
   op->run = ch_run;
   op->destroy_impl = ch_destroy;
+  /* deadv marked removed filters so far; downstream may only drop exact
+     zeros (a NaN or nonzero constant is not one). */
+  for (int32_t j = 0; j < im->n_dead; j++) deadv[im->dead[j]] = im->dead_value[j] == 0.0f;
   op->dead_outputs = deadv;
   op->stored_weights = kept * (int64_t)fsz;
   op->packed_bytes = (im->inner ? sc_conv_op_packed_bytes(im->inner) : 0) +
