@@ -219,7 +219,7 @@ struct Prune: ParsableCommand {
         }
         rows.append(["total (run)", String(format: "%.3f", denseTotal), String(format: "%.3f", prunedTotal),
                      String(format: "%.2f×", denseTotal / max(prunedTotal, 1e-9)), ""])
-        print(rows.map { $0.joined(separator: "\t") }.joined(separator: "\n"))
+        print(PruningReport.render(rows), terminator: "")
         for message in warnings { warn(message) }
     }
 }
@@ -285,7 +285,7 @@ struct Sensitivity: ParsableCommand {
             rows.append([layer] + analysis.points.filter { $0.layer == layer }.map { $0.error.isFinite ? String(format: "%.2e", $0.error) : "inf" })
         }
         print("relative output error, \(granularity.rawValue) pruning of one layer at a time")
-        print(rows.map { $0.joined(separator: "\t") }.joined(separator: "\n"))
+        print(PruningReport.render(rows), terminator: "")
         if let csv { try PruneRequest.write(Data(analysis.csv.utf8), to: csv, what: "CSV") }
         if let plot { try PruneRequest.write(Data(analysis.svg.utf8), to: plot, what: "plot") }
     }

@@ -10,7 +10,9 @@ import Testing
         .appendingPathComponent("Fixtures/onnx")
 
     /// Small models: zoo entries at small inputs and the ONNX fixtures.
-    static let modelNames = ["zoo:cifarCascade", "zoo:resnet18", "zoo:mobilenetV2", "zoo:shufflenetV1", "zoo:seResNetBlock",
+    // ResNet-18 (11 M weights) is left to the channel tests: element units of
+    // every weight at both scopes would dominate the suite's time.
+    static let modelNames = ["zoo:cifarCascade", "zoo:mobilenetV2", "zoo:shufflenetV1", "zoo:seResNetBlock",
                              "resnet_tiny", "mobilenet_tiny", "se_block", "shufflenet_tiny", "conv_variants", "bn_fold"]
 
     static func load(_ name: String) throws -> Model {
@@ -149,7 +151,7 @@ import Testing
 
     @Test(arguments: Granularity.allCases)
     func excludedAndFirstLayersAreUntouched(granularity: Granularity) throws {
-        let model = try Self.load("zoo:resnet18")
+        let model = try Self.load("zoo:cifarCascade")
         let names = Self.convolutionNames(model)
         let excluded = names[3]
         let options = try PruneRequest.options(for: model, granularity: granularity, sparsity: 0.8, exclude: [excluded])

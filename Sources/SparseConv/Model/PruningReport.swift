@@ -201,7 +201,7 @@ public struct PruningReport: Codable, Sendable, Equatable {
         var text = Self.render(rows)
         text += "model parameters (nonzero): \(Self.count(modelParametersBefore)) → \(Self.count(modelParametersAfter))\n"
         if let before = fileBytesBefore, let after = fileBytesAfter {
-            text += "file size: \(Self.count(before)) B → \(Self.count(after)) B\n"
+            text += "file size: \(Self.count(before))B → \(Self.count(after))B\n"
         }
         return text
     }
@@ -217,8 +217,9 @@ public struct PruningReport: Codable, Sendable, Equatable {
         return "\(value)"
     }
 
-    /// Left-aligned first column, right-aligned others, two spaces between.
-    static func render(_ rows: [[String]]) -> String {
+    /// A text table: left-aligned first column, right-aligned others, two
+    /// spaces between (the style of every `sparse-prune` table).
+    public static func render(_ rows: [[String]]) -> String {
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in
             row.enumerated().map { column, cell in
