@@ -143,7 +143,7 @@ struct Prune: ParsableCommand {
     @Option(help: "No layer keeps less than this fraction of its weights.")
     var minDensity: Double = 0
 
-    @Option(help: "Write the report as JSON to this file.")
+    @Option(help: "Write the report as JSON to this file (replaced if it exists).")
     var report: String?
 
     @Flag(help: "Plan the dense and pruned models (measure mode) and compare per-layer latency.")

@@ -79,8 +79,9 @@ public struct SensitivityAnalysis: Sendable {
         let width = 900.0, height = 480.0
         let left = 70.0, right = 230.0, top = 40.0, bottom = 50.0
         let plotW = width - left - right, plotH = height - top - bottom
-        let xs = sparsities.isEmpty ? [0.0, 1.0] : sparsities
-        let xMin = min(xs.min()!, 0), xMax = max(xs.max()!, xMin + 1e-9)
+        // Sparsity always spans [0, 1] so that plots of different runs compare.
+        let xMin = 0.0, xMax = 1.0
+        let xs = (0...10).map { Double($0) / 10 }
         let finite = points.map(\.error).filter(\.isFinite)
         // Round the top up to 1, 2 or 5 × 10^k so that ticks are readable.
         var yMax = max(finite.max() ?? 1, 1e-12)
