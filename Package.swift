@@ -88,6 +88,7 @@ let package = Package(
         .library(name: "SparseConv", targets: ["SparseConv"]),
         .executable(name: "sparse-bench", targets: ["sparse-bench"]),
         .executable(name: "sparse-run", targets: ["sparse-run"]),
+        .executable(name: "sparse-prune", targets: ["sparse-prune"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
@@ -121,6 +122,14 @@ let package = Package(
         ),
         .executableTarget(
             name: "sparse-run",
+            dependencies: [
+                "SparseConv",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
+        .executableTarget(
+            name: "sparse-prune",
             dependencies: [
                 "SparseConv",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

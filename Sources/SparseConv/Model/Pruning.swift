@@ -95,26 +95,68 @@ extension Model {
             masks.merge(try globalMasks(globalPool, options)) { a, _ in a }
         }
         var replacements: [String: LayerOperation] = [:]
-        for (name, mask) in masks {
-            guard case .convolution(var conv) = node(named: name)!.operation else { continue }
+        // Sorted so that the result never depends on dictionary order.
+        for name in masks.keys.sorted() {
+            let mask = masks[name]!
+            guard case .convolution(var conv) = (replacements[name] ?? node(named: name)!.operation) else { continue }
             conv.weight = try mask.apply(to: conv.weight)
+            replacements[name] = .convolution(conv)
             if options.granularity == .channel {
-                let removed = mask.removedFilters
                 // A removed filter takes its bias and batch-norm entries along, so
                 // its output channel is exactly zero (DESIGN.md, channel pruning).
-                if var bias = conv.bias {
-                    for o in removed { bias[o] = 0 }
-                    conv.bias = bias
-                }
-                let readers = nodes.filter { $0.inputs.contains(name) }
-                if readers.count == 1, case .batchNorm(var bn) = readers[0].operation {
-                    for o in removed { bn.scale[o] = 0; bn.shift[o] = 0 }
-                    replacements[readers[0].name] = .batchNorm(bn)
-                }
+                zeroChannels(Set(mask.removedFilters), producedBy: name, in: &replacements, excluded: options.excluded)
             }
-            replacements[name] = .convolution(conv)
         }
         return (try replacing(replacements), masks)
+    }
+
+    /// Zeroes the bias of channels `removed` of convolution `name`, the
+    /// entries of a batch norm that is its only reader, and — following the
+    /// dependency — the same channels of a depthwise convolution reached
+    /// through channel-wise layers that map 0 to 0 (batch norm, ReLU, ReLU6).
+    ///
+    /// Why the depthwise channel goes too: it reads nothing but the removed
+    /// channel, so it is part of the same structural unit (as in DepGraph /
+    /// Torch-Pruning); keeping it would leave a constant (its batch-norm
+    /// shift) that blocks physically removing the channel. Layers named in
+    /// `excluded` are never modified.
+    private func zeroChannels(_ removed: Set<Int>, producedBy name: String, in replacements: inout [String: LayerOperation],
+                              excluded: Set<String>) {
+        guard !removed.isEmpty else { return }
+        func operation(_ name: String) -> LayerOperation { replacements[name] ?? node(named: name)!.operation }
+        func onlyReader(of name: String) -> Node? {
+            guard name != outputName else { return nil }
+            let readers = nodes.filter { $0.inputs.contains(name) }
+            return readers.count == 1 ? readers[0] : nil
+        }
+        guard case .convolution(var conv) = operation(name) else { return }
+        if var bias = conv.bias {
+            for o in removed where o < bias.count { bias[o] = 0 }
+            conv.bias = bias
+            replacements[name] = .convolution(conv)
+        }
+        var current = name
+        while let reader = onlyReader(of: current), !excluded.contains(reader.name) {
+            switch operation(reader.name) {
+            case .batchNorm(var bn) where bn.channels == conv.outChannels:
+                for o in removed { bn.scale[o] = 0; bn.shift[o] = 0 }
+                replacements[reader.name] = .batchNorm(bn)
+            case .relu, .relu6:
+                break
+            case .convolution(var next) where next.groups == conv.outChannels && next.outChannels == conv.outChannels
+                && next.groups > 1 && next.weight.shape[1] == 1:
+                let perFilter = next.weight.count / next.outChannels
+                next.weight.withUnsafeMutableBufferPointer { w in
+                    for o in removed { for i in 0..<perFilter { w[o * perFilter + i] = 0 } }
+                }
+                replacements[reader.name] = .convolution(next)
+                zeroChannels(removed, producedBy: reader.name, in: &replacements, excluded: excluded)
+                return
+            default:
+                return
+            }
+            current = reader.name
+        }
     }
 
     /// One threshold over every unit of every layer in the pool.
