@@ -121,10 +121,11 @@ struct Bench {
     /// Plans `model`, optionally checks the plan against the model's all-dense
     /// plan (whose dense kernels the layer tests check against the reference),
     /// and times it with a preallocated context: no allocation per run.
-    func timeModel(_ model: Model) throws -> TimedModel {
+    /// Plans (with or without the sparse paths) and times one model.
+    func timeModel(_ model: Model, allowSparsePaths: Bool = true) throws -> TimedModel {
         let clock = ContinuousClock()
         let planStart = clock.now
-        let plan = try Planner(mode: planMode, threads: threads).plan(model, batch: batch)
+        let plan = try Planner(mode: planMode, threads: threads, allowSparsePaths: allowSparsePaths).plan(model, batch: batch)
         let planSeconds = (clock.now - planStart).seconds
         let input = try Tensor.random(shape: plan.inputShape, seed: 11)
         var output = try Tensor(shape: plan.outputShape)

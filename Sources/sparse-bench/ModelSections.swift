@@ -11,12 +11,32 @@ struct ModelSection {
     /// Target sparsities per model (the default suite gives the ImageNet
     /// models fewer: pruning and planning one of them takes seconds).
     let sparsities: (Zoo) -> [Double]
+    /// ONNX files (`--model`), timed as they are (their zeros are their
+    /// pruning) against the same model planned with dense paths only.
+    var files: [String] = []
 
-    var items: Int { models.reduce(0) { $0 + 1 + sparsities($1).count * bench.granularities.count } }
+    var items: Int { files.count * 2 + models.reduce(0) { $0 + 1 + sparsities($1).count * bench.granularities.count } }
 
     func run() throws -> SectionResult {
         var records: [Record] = []
         var plans: [String] = []
+        for file in files {
+            let name = URL(fileURLWithPath: file).lastPathComponent
+            bench.progress.step("models", "\(name) (loading)")
+            let model = try Model(onnxFile: file)
+            let dense = try bench.timeModel(model, allowSparsePaths: false)
+            var denseRecord = bench.modelRecord(section: Self.id, model: name, timed: dense, granularity: "dense", denseMs: dense.ms)
+            denseRecord.target_sparsity = 0
+            records.append(denseRecord)
+            bench.progress.step("models", "\(name) (as pruned)")
+            let asIs = try bench.timeModel(model)
+            let detected = try model.detectedPruning().values.map(\.granularity)
+            // The most common granularity among the pruned convolutions names the record.
+            let label = Granularity.allCases.max { a, b in detected.filter { $0 == a }.count < detected.filter { $0 == b }.count }
+            records.append(bench.modelRecord(section: Self.id, model: name, timed: asIs,
+                                             granularity: detected.isEmpty ? "file" : label!.rawValue, denseMs: dense.ms))
+            if bench.showPlans { plans.append(asIs.plan.description) }
+        }
         for zoo in models {
             bench.progress.step("models", "\(zoo.rawValue) (building)")
             let model = try zoo.model(seed: 1)

@@ -65,7 +65,7 @@ struct SparseBench: ParsableCommand {
     var sparsities: String?
     @Option(help: "Comma-separated zoo models for section 5 (default: resnet50, mobilenetV1, vgg16 and the CIFAR nets; 'all' for the whole zoo).")
     var zoo: String?
-    @Option(help: "An ONNX model file to time (not yet supported).")
+    @Option(help: "An ONNX model file to time in section 5: as it is (its zeros are its pruning) against its dense plan.")
     var model: String?
     @Option(help: "Batch size.")
     var batch: Int = 1
@@ -87,6 +87,8 @@ struct SparseBench: ParsableCommand {
     var output: String?
     @Option(help: "Also draw the figures into this SVG file.")
     var plot: String?
+    @Option(help: "Also write the records as JSON into this file (one run, table on stdout and JSON for scripts).")
+    var json: String?
     @Flag(help: "Print the built-in layer list as JSON and exit.")
     var listLayers = false
 
@@ -124,6 +126,18 @@ struct SparseBench: ParsableCommand {
         }
     }
 
+    /// One JSON array, one record per measurement, each with its machine.
+    static func json(_ records: [Record], machine: MachineInfo) throws -> String {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+        let stamped = records.map { record -> Record in
+            var record = record
+            record.machine = machine
+            return record
+        }
+        return String(decoding: try encoder.encode(stamped), as: UTF8.self) + "\n"
+    }
+
     mutating func validate() throws {
         guard threads >= 0 else { throw ValidationError("--threads must be ≥ 0") }
         guard batch >= 1 else { throw ValidationError("--batch must be ≥ 1") }
@@ -132,9 +146,8 @@ struct SparseBench: ParsableCommand {
         _ = try granularityList
         _ = try sparsityList
         _ = try zooList
-        if let model {
-            // Model(onnxFile:) is not in the library yet; say so rather than pretend.
-            throw ValidationError("--model \(model): not yet supported: ONNX import lands separately; use --zoo NAME for now")
+        if let model, !FileManager.default.isReadableFile(atPath: model) {
+            throw ValidationError("--model \(model): no readable file there")
         }
         if let plot, !plot.lowercased().hasSuffix(".svg") { throw ValidationError("--plot takes a .svg file name, got '\(plot)'") }
     }
@@ -162,8 +175,10 @@ struct SparseBench: ParsableCommand {
         // Which sections run: the suite's, narrowed by --layers / --zoo.
         var sections = suite.sections
         if layers != nil && zoo == nil { sections.subtract([CifarSection.id, ModelSection.id]) }
-        if zoo != nil && layers == nil { sections.subtract([LayerSection.id, BudgetSection.id, GroupsSection.id]) }
-        let models = try zooList
+        if (zoo != nil || model != nil) && layers == nil { sections.subtract([LayerSection.id, BudgetSection.id, GroupsSection.id]) }
+        if model != nil && zoo == nil { sections.remove(CifarSection.id) }
+        // A file alone times that file; with --zoo too, both.
+        let models = model != nil && zoo == nil ? [] : try zooList
         if zoo != nil && !models.contains(where: CifarSection.nets.contains) { sections.remove(CifarSection.id) }
 
         let timing = suite.timing
@@ -182,11 +197,15 @@ struct SparseBench: ParsableCommand {
         // 10–40 s per configuration (library cost, mostly Model.pruned), so the
         // default suite prunes those at 90 % only; the CIFAR nets and the
         // models/questions suites get the full 50/75/90 % grid.
-        let modelSection = ModelSection(bench: bench, models: models) { zoo in
+        var modelSection = ModelSection(bench: bench, models: models) { zoo in
             if let requested { return requested }
             if quick { return [0.5, 0.9] }
             let small = zoo.defaultInputShape[1] <= 64
             return suite == .default && !small ? [0.9] : [0.5, 0.75, 0.9]
+        }
+        if let model {
+            modelSection.files = [model]
+            sections.insert(ModelSection.id)
         }
 
         // Announce the work for the progress line, then run in question order.
@@ -215,16 +234,10 @@ struct SparseBench: ParsableCommand {
         switch format {
         case .table: try write(Report.text(results, machine: machine, wallSeconds: wall))
         case .csv: try write(Report.csv(records))
-        case .json:
-            // One JSON array, one record per measurement, each with its machine.
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-            let stamped = records.map { record -> Record in
-                var record = record
-                record.machine = machine
-                return record
-            }
-            try write(String(decoding: try encoder.encode(stamped), as: UTF8.self) + "\n")
+        case .json: try write(try Self.json(records, machine: machine))
+        }
+        if let json {
+            try Data(try Self.json(records, machine: machine).utf8).write(to: URL(fileURLWithPath: json), options: .atomic)
         }
         if let plot {
             try Data(Plot.svg(results, machine: machine).utf8).write(to: URL(fileURLWithPath: plot), options: .atomic)

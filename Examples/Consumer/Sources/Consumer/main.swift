@@ -11,3 +11,14 @@ let expected = try Reference.conv2d(spec, input: input, weight: weight, bias: bi
 let error = try output.normalizedError(to: expected)
 print("consumer: \(spec) on \(Runtime.cpuName) [\(conv.instructionSet.rawValue), OpenMP \(Runtime.openMPEnabled)] → \(output.shape), normalized error \(error)")
 guard error <= 1e-4 else { fatalError("consumer: result differs from the reference") }
+
+// A whole model: prune it, plan it (the planner picks a path per layer), run it.
+let model = try Zoo.cifarCascade.model(seed: 1)
+let (pruned, _) = try model.pruned(PruningOptions(granularity: .block1x2, sparsity: 0.9, scope: .global))
+let plan = try Planner(mode: .estimate, threads: 2).plan(pruned)
+let image = try Tensor.random(shape: [1] + pruned.inputShape, seed: 4)
+let logits = try plan.run(image)
+let denseLogits = try Planner(mode: .estimate, threads: 2, allowSparsePaths: false).plan(pruned).run(image)
+let modelError = try logits.normalizedError(to: denseLogits)
+print("consumer: \(model.name) pruned 90 % in 1×2 blocks → \(logits.shape), \(plan.layers.filter { $0.path == .block1x2 }.count) layers on the block1x2 path, error vs dense plan \(modelError)")
+guard modelError <= 1e-3 else { fatalError("consumer: the pruned plan differs from the dense plan") }
