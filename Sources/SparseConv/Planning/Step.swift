@@ -32,160 +32,99 @@ struct Step: Sendable {
     let output: Int
 }
 
+import CSparseConv
+
 extension StepKernel {
+    /// A short name for error messages (the payloads can be large).
+    var kindName: String {
+        switch self {
+        case .convolution: "convolution"
+        case .affine: "affine"
+        case .activation: "activation"
+        case .maxPool: "max pool"
+        case .averagePool: "average pool"
+        case .globalAveragePool: "global average pool"
+        case .add: "add"
+        case .concat: "concat"
+        case .channelShuffle: "channel shuffle"
+        case .channelScale: "channel scale"
+        case .fullyConnected: "fully connected"
+        case .copy: "copy"
+        case .softmax: "softmax"
+        }
+    }
+
+    /// Runs one step through the C layer kernels (sparseconv_layers.h):
+    /// vectorized per ISA and parallel over `threads` where the work is large
+    /// enough to pay for a parallel region.
     func run(batch: Int, inputs: [UnsafePointer<Float>], output: UnsafeMutablePointer<Float>,
              context: ExecutionContext, threads: Int32) throws {
+        let n = Int32(batch)
+        let status: sc_status
         switch self {
         case .convolution(let conv):
             try conv.run(batch: batch, input: inputs[0], output: output, workspace: context.workspace, threads: threads)
+            return
         case let .affine(a, b, spatial):
-            LayerKernels.affine(batch: batch, multiplier: a, offset: b, spatial: spatial, input: inputs[0], output: output)
+            status = a.withUnsafeBufferPointer { m in
+                b.withUnsafeBufferPointer { o in
+                    sc_channel_affine(n, Int32(a.count), Int64(spatial), inputs[0], m.baseAddress, o.baseAddress,
+                                      SC_ACTIVATION_NONE, output, threads)
+                }
+            }
         case let .activation(operation, count):
-            LayerKernels.activation(operation, count: count * batch, input: inputs[0], output: output)
-        case .maxPool(let g):
-            LayerKernels.pool(g, batch: batch, max: true, input: inputs[0], output: output)
-        case .averagePool(let g):
-            LayerKernels.pool(g, batch: batch, max: false, input: inputs[0], output: output)
+            let total = Int64(count * batch)
+            switch operation {
+            case .relu: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_RELU, 0, 0, threads)
+            case .relu6: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_RELU6, 0, 0, threads)
+            case .sigmoid: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_SIGMOID, 0, 0, threads)
+            case let .clip(lo, hi): status = sc_activation_apply(total, inputs[0], output, SC_UNARY_CLIP, lo, hi, threads)
+            default: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_IDENTITY, 0, 0, threads)
+            }
+        case .maxPool(let g), .averagePool(let g):
+            let p = g.layer
+            let isMax: Bool = if case .maxPool = self { true } else { false }
+            let geometry = (Int32(g.channels), Int32(g.height), Int32(g.width), Int32(p.kernelSize.height), Int32(p.kernelSize.width),
+                            Int32(p.stride.height), Int32(p.stride.width))
+            status = isMax
+                ? sc_max_pool2d(n, geometry.0, geometry.1, geometry.2, geometry.3, geometry.4, geometry.5, geometry.6,
+                                Int32(p.padding.top), Int32(p.padding.left), Int32(p.padding.bottom), Int32(p.padding.right),
+                                Int32(g.outHeight), Int32(g.outWidth), inputs[0], output, threads)
+                : sc_avg_pool2d(n, geometry.0, geometry.1, geometry.2, geometry.3, geometry.4, geometry.5, geometry.6,
+                                Int32(p.padding.top), Int32(p.padding.left), Int32(p.padding.bottom), Int32(p.padding.right),
+                                Int32(g.outHeight), Int32(g.outWidth), p.countIncludePad ? 1 : 0, inputs[0], output, threads)
         case let .globalAveragePool(channels, spatial):
-            LayerKernels.globalAveragePool(rows: batch * channels, spatial: spatial, input: inputs[0], output: output)
+            status = sc_global_avg_pool(n, Int32(channels), Int64(spatial), inputs[0], output, threads)
         case .add(let count):
-            let n = count * batch
-            for i in 0..<n { output[i] = inputs[0][i] + inputs[1][i] }
+            status = sc_add(Int64(count * batch), inputs[0], inputs[1], SC_ACTIVATION_NONE, output, threads)
         case let .concat(channels, spatial):
-            let total = channels.reduce(0, +)
-            for n in 0..<batch {
-                var offset = n * total * spatial
-                for (input, c) in zip(inputs, channels) {
-                    (output + offset).update(from: input + n * c * spatial, count: c * spatial)
-                    offset += c * spatial
+            let counts = channels.map { Int32($0) }
+            status = inputs.map { Optional($0) }.withUnsafeBufferPointer { pointers in
+                counts.withUnsafeBufferPointer { c in
+                    sc_concat_channels(n, Int32(inputs.count), pointers.baseAddress, c.baseAddress, Int64(spatial), output, threads)
                 }
             }
         case let .channelShuffle(channels, groups, spatial):
-            let perGroup = channels / groups
-            for n in 0..<batch {
-                let base = n * channels * spatial
-                for g in 0..<groups {
-                    for i in 0..<perGroup {
-                        (output + base + (i * groups + g) * spatial).update(from: inputs[0] + base + (g * perGroup + i) * spatial, count: spatial)
+            status = sc_channel_shuffle(n, Int32(channels), Int32(groups), Int64(spatial), inputs[0], output, threads)
+        case let .channelScale(channels, spatial):
+            status = sc_channel_scale(n, Int32(channels), Int64(spatial), inputs[0], inputs[1], output, threads)
+        case .fullyConnected(let fc):
+            status = fc.weight.withUnsafeBufferPointer { w in
+                if let bias = fc.bias {
+                    return bias.withUnsafeBufferPointer { b in
+                        sc_fully_connected(n, Int32(fc.inFeatures), Int32(fc.outFeatures), inputs[0], w.baseAddress, b.baseAddress,
+                                           SC_ACTIVATION_NONE, output, threads)
                     }
                 }
+                return sc_fully_connected(n, Int32(fc.inFeatures), Int32(fc.outFeatures), inputs[0], w.baseAddress, nil,
+                                          SC_ACTIVATION_NONE, output, threads)
             }
-        case let .channelScale(channels, spatial):
-            for row in 0..<(batch * channels) {
-                let s = inputs[1][row]
-                for i in 0..<spatial { output[row * spatial + i] = inputs[0][row * spatial + i] * s }
-            }
-        case .fullyConnected(let fc):
-            LayerKernels.fullyConnected(fc, batch: batch, input: inputs[0], output: output)
         case .copy(let count):
             output.update(from: inputs[0], count: count * batch)
+            return
         case .softmax(let columns):
-            LayerKernels.softmax(rows: batch, columns: columns, input: inputs[0], output: output)
+            status = sc_softmax(Int64(batch), Int64(columns), inputs[0], output, threads)
         }
+        try SparseConvError.check(status, "running a \(kindName) step")
     }
 }
-
-/// Plain implementations of the non-convolution layers.
-enum LayerKernels {
-    static func affine(batch: Int, multiplier: [Float], offset: [Float], spatial: Int,
-                       input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let channels = multiplier.count
-        for n in 0..<batch {
-            for c in 0..<channels {
-                let base = (n * channels + c) * spatial
-                let a = multiplier[c], b = offset[c]
-                for i in 0..<spatial { output[base + i] = input[base + i] * a + b }
-            }
-        }
-    }
-
-    static func activation(_ operation: LayerOperation, count: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        switch operation {
-        case .relu: for i in 0..<count { let x = input[i]; output[i] = x > 0 ? x : (x.isNaN ? x : 0) }
-        case .relu6: for i in 0..<count { let x = input[i]; output[i] = x.isNaN ? x : min(max(x, 0), 6) }
-        case .sigmoid: for i in 0..<count { output[i] = 1 / (1 + (-input[i]).exponential) }
-        case let .clip(lo, hi): for i in 0..<count { let x = input[i]; output[i] = x.isNaN ? x : min(max(x, lo), hi) }
-        default: output.update(from: input, count: count)
-        }
-    }
-
-    static func pool(_ g: PoolGeometry, batch: Int, max isMax: Bool, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        let p = g.layer
-        for plane in 0..<(batch * g.channels) {
-            let x = input + plane * g.height * g.width
-            let y = output + plane * g.outHeight * g.outWidth
-            for oy in 0..<g.outHeight {
-                for ox in 0..<g.outWidth {
-                    let y0 = oy * p.stride.height - p.padding.top, x0 = ox * p.stride.width - p.padding.left
-                    let y1 = min(y0 + p.kernelSize.height, g.height + p.padding.bottom)
-                    let x1 = min(x0 + p.kernelSize.width, g.width + p.padding.right)
-                    var best = -Float.infinity, sum: Float = 0, valid = 0
-                    for iy in max(y0, 0)..<min(y1, g.height) {
-                        for ix in max(x0, 0)..<min(x1, g.width) {
-                            let v = x[iy * g.width + ix]
-                            if v > best || v.isNaN { best = v }
-                            sum += v
-                            valid += 1
-                        }
-                    }
-                    let divisor = p.countIncludePad ? (y1 - y0) * (x1 - x0) : valid
-                    y[oy * g.outWidth + ox] = isMax ? best : (divisor > 0 ? sum / Float(divisor) : 0)
-                }
-            }
-        }
-    }
-
-    static func globalAveragePool(rows: Int, spatial: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            var sum: Float = 0
-            for i in 0..<spatial { sum += input[r * spatial + i] }
-            output[r] = sum / Float(spatial)
-        }
-    }
-
-    static func fullyConnected(_ fc: FullyConnectedLayer, batch: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        fc.weight.withUnsafeBufferPointer { w in
-            for n in 0..<batch {
-                for o in 0..<fc.outFeatures {
-                    var acc: Float = fc.bias?[o] ?? 0
-                    let row = w.baseAddress! + o * fc.inFeatures
-                    let x = input + n * fc.inFeatures
-                    for i in 0..<fc.inFeatures { acc += row[i] * x[i] }
-                    output[n * fc.outFeatures + o] = acc
-                }
-            }
-        }
-    }
-
-    static func softmax(rows: Int, columns: Int, input: UnsafePointer<Float>, output: UnsafeMutablePointer<Float>) {
-        for r in 0..<rows {
-            let x = input + r * columns, y = output + r * columns
-            var m = -Float.infinity
-            for i in 0..<columns { m = max(m, x[i]) }
-            var sum: Float = 0
-            for i in 0..<columns { y[i] = (x[i] - m).exponential; sum += y[i] }
-            for i in 0..<columns { y[i] /= sum }
-        }
-    }
-}
-
-extension Float {
-    /// e^self through the C library (Foundation-free).
-    var exponential: Float { Float(sc_expf_bridge(self)) }
-}
-
-import CSparseConv
-
-@inline(__always) func sc_expf_bridge(_ x: Float) -> Float {
-    #if canImport(Glibc)
-    return Glibc.expf(x)
-    #else
-    return Foundation.exp(x)
-    #endif
-}
-
-#if canImport(Glibc)
-import Glibc
-#else
-import Foundation
-#endif
