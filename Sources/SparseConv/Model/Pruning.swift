@@ -61,6 +61,12 @@ extension Model {
     /// override). With `.global` scope one score threshold is shared by all
     /// prunable convolutions without an override, so the total removed weights
     /// reach the target, no layer dropping below `minimumDensity`.
+    ///
+    /// Channel granularity follows dependencies: with `.layer` scope the
+    /// convolutions whose outputs meet at residual adds remove the same channels
+    /// (as many as each removes alone); a removed filter takes its bias,
+    /// batch-norm entries and the matching channel of a depthwise convolution
+    /// reading it along.
     /// - Throws: `.invalidArgument` for sparsities outside [0, 1], a minimum
     ///   density outside [0, 1], or an override naming no convolution.
     public func pruned(_ options: PruningOptions) throws -> (model: Model, masks: [String: PruningMask]) {
@@ -93,6 +99,12 @@ extension Model {
         }
         if !globalPool.isEmpty {
             masks.merge(try globalMasks(globalPool, options)) { a, _ in a }
+        }
+        if options.granularity == .channel, options.scope == .layer {
+            // Filters feeding a chain of residual adds go together, or the adds keep every channel alive.
+            // (Global scope ranks filters one by one; making a group's channel one unit of the
+            // global ranking is still to do.)
+            masks = coordinatingResidualChannels(masks, norm: options.norm)
         }
         var replacements: [String: LayerOperation] = [:]
         // Sorted so that the result never depends on dictionary order.
