@@ -66,6 +66,13 @@ import Testing
                 let w = try #require(Self.weight(result.zeroed, layer)).scalars
                 #expect(mask.keep.indices.allSatisfy { mask.keep[$0] || w[$0] == 0 })
             }
+            if scope == .global, granularity == .channel {
+                // A channel of convolutions meeting at residual adds is one unit of the global ranking.
+                for group in model.residualChannelGroups() where group.closed {
+                    let size = group.convolutions.compactMap { result.masks[$0] }.reduce(0) { $0 + $1.spec.weightCount / $1.spec.outChannels }
+                    largestUnit = max(largestUnit, size)
+                }
+            }
             if scope == .global, total > 0 {
                 #expect(abs(Double(removed) - 0.7 * Double(total)) <= Double(largestUnit) / 2 + 1e-9, "\(name) \(granularity)")
             }

@@ -62,11 +62,12 @@ extension Model {
     /// prunable convolutions without an override, so the total removed weights
     /// reach the target, no layer dropping below `minimumDensity`.
     ///
-    /// Channel granularity follows dependencies: with `.layer` scope the
-    /// convolutions whose outputs meet at residual adds remove the same channels
-    /// (as many as each removes alone); a removed filter takes its bias,
-    /// batch-norm entries and the matching channel of a depthwise convolution
-    /// reading it along.
+    /// Channel granularity follows dependencies: the convolutions whose outputs
+    /// meet at residual adds remove the same channels — with `.layer` scope as
+    /// many as each removes alone, with `.global` scope by ranking each channel
+    /// of the group (all its filters together) as one unit — and a removed
+    /// filter takes its bias, batch-norm entries and the matching channel of a
+    /// depthwise convolution reading it along.
     /// - Throws: `.invalidArgument` for sparsities outside [0, 1], a minimum
     ///   density outside [0, 1], or an override naming no convolution.
     public func pruned(_ options: PruningOptions) throws -> (model: Model, masks: [String: PruningMask]) {
@@ -101,9 +102,8 @@ extension Model {
             masks.merge(try globalMasks(globalPool, options)) { a, _ in a }
         }
         if options.granularity == .channel, options.scope == .layer {
-            // Filters feeding a chain of residual adds go together, or the adds keep every channel alive.
-            // (Global scope ranks filters one by one; making a group's channel one unit of the
-            // global ranking is still to do.)
+            // Filters feeding a chain of residual adds go together, or the adds keep every
+            // channel alive. (Global scope ranks a group's channel as one unit instead.)
             masks = coordinatingResidualChannels(masks, norm: options.norm)
         }
         var replacements: [String: LayerOperation] = [:]
@@ -182,22 +182,56 @@ extension Model {
             let score: UInt64, ordinal: Int
             static func < (a: Key, b: Key) -> Bool { (a.score, a.ordinal) < (b.score, b.ordinal) }
         }
+        func key(_ score: Double, _ ordinal: Int) -> Key { Key(score: score.isNaN ? .max : score.bitPattern, ordinal: ordinal) }
+        // Channel pruning: a channel of convolutions meeting at residual adds is
+        // one unit of the ranking (their filters together, scored over all their
+        // weights), so the adds' channels die whole.
+        let layerOf = Dictionary(uniqueKeysWithValues: pool.enumerated().map { ($1.node.name, $0) })
+        let groups: [[Int]] = options.granularity != .channel ? [] : residualChannelGroups().compactMap { group in
+            guard group.closed, group.convolutions.count > 1 else { return nil }
+            let layers = group.convolutions.compactMap { layerOf[$0] }
+            guard layers.count == group.convolutions.count,
+                  Set(layers.map { pool[$0].spec.outChannels }).count == 1 else { return nil }
+            return layers
+        }
+        let grouped = Set(groups.joined())
         var keys: [Key] = []
         var unitLists: [PruningUnits] = []
         var firstOrdinal: [Int] = []
         var totalWeights = 0
-        for entry in pool {
+        for (layer, entry) in pool.enumerated() {
             guard case .convolution(let conv) = entry.node.operation else { continue }
             let list = PruningUnits(spec: entry.spec, granularity: options.granularity)
             firstOrdinal.append(keys.count)
             unitLists.append(list)
             totalWeights += entry.spec.weightCount
+            if grouped.contains(layer) { continue }  // ranked with its group below
             keys.reserveCapacity(keys.count + list.count)
             conv.weight.withUnsafeBufferPointer { w in
-                for unit in list {
-                    let score = PruningMask.score(of: unit, in: w, norm: options.norm)
-                    keys.append(Key(score: score.isNaN ? .max : score.bitPattern, ordinal: keys.count))
+                for unit in list { keys.append(key(PruningMask.score(of: unit, in: w, norm: options.norm), keys.count)) }
+            }
+        }
+        // Group units after every layer's: (group, channel), ordinal groupBase + i.
+        let groupBase = keys.count
+        var groupUnits: [(group: Int, channel: Int)] = []
+        for (g, layers) in groups.enumerated() {
+            let channels = pool[layers[0]].spec.outChannels
+            var sums = [Double](repeating: 0, count: channels), sizes = 0
+            for layer in layers {
+                guard case .convolution(let conv) = pool[layer].node.operation else { continue }
+                let units = unitLists[layer]
+                sizes += units[0].count
+                conv.weight.withUnsafeBufferPointer { w in
+                    for c in 0..<channels {
+                        let mean = PruningMask.score(of: units[c], in: w, norm: options.norm), size = Double(units[c].count)
+                        sums[c] += options.norm == .l1 ? mean * size : mean * mean * size
+                    }
                 }
+            }
+            for c in 0..<channels {
+                let mean = sums[c] / Double(sizes)
+                keys.append(key(options.norm == .l1 ? mean : mean.squareRoot(), groupBase + groupUnits.count))
+                groupUnits.append((g, c))
             }
         }
         keys.sort()
@@ -207,6 +241,19 @@ extension Model {
         var keep = pool.map { [Bool](repeating: true, count: $0.spec.weightCount) }
         var removed = 0.0
         for key in keys {
+            if key.ordinal >= groupBase {
+                let (g, c) = groupUnits[key.ordinal - groupBase]
+                let members = groups[g].map { (layer: $0, unit: unitLists[$0][c]) }
+                let size = members.reduce(0) { $0 + $1.unit.count }
+                guard 2 * removed + Double(size) <= 2 * target else { break }
+                guard members.allSatisfy({ removedPerLayer[$0.layer] + $0.unit.count <= capPerLayer[$0.layer] }) else { continue }
+                for (layer, unit) in members {
+                    for index in unit { keep[layer][index] = false }
+                    removedPerLayer[layer] += unit.count
+                }
+                removed += Double(size)
+                continue
+            }
             // The layer holding this ordinal: the last whose first ordinal is ≤ it.
             var lo = 0, hi = firstOrdinal.count - 1
             while lo < hi {
