@@ -112,6 +112,14 @@ let package = Package(
             ],
             swiftSettings: optimizedSwift
         ),
+        .target(
+            name: "CommandLineSupport",
+            dependencies: [
+                "SparseConv",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ],
+            swiftSettings: strictSwift
+        ),
         .executableTarget(
             name: "sparse-bench",
             dependencies: [
@@ -123,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "sparse-run",
             dependencies: [
-                "SparseConv",
+                "SparseConv", "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift
@@ -131,7 +139,7 @@ let package = Package(
         .executableTarget(
             name: "sparse-prune",
             dependencies: [
-                "SparseConv",
+                "SparseConv", "CommandLineSupport",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ],
             swiftSettings: strictSwift

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CommandLineSupport
 import Foundation
 import SparseConv
 
@@ -26,27 +27,8 @@ struct SparsePrune: ParsableCommand {
         subcommands: [Prune.self, Inspect.self, Sensitivity.self],
         defaultSubcommand: Prune.self)
 
-    /// One line, `error: ...`, and a non-zero status for every failure;
-    /// ArgumentParser handles --help and --version itself.
-    static func main() {
-        do {
-            var command = try parseAsRoot()
-            try command.run()
-        } catch let error as SparseConvError {
-            fail("\(error)")
-        } catch {
-            let code = exitCode(for: error)
-            if code == .success { exit(withError: error) }
-            let message = self.message(for: error)
-                .split(separator: "\n").first.map(String.init) ?? "\(error)"
-            fail(message.hasPrefix("Error: ") ? String(message.dropFirst(7)) : message, code: code.rawValue)
-        }
-    }
-
-    static func fail(_ message: String, code: Int32 = 1) -> Never {
-        FileHandle.standardError.write(Data("error: \(message)\n".utf8))
-        Foundation.exit(code == 0 ? 1 : code)
-    }
+    /// One line, `error: ...`, and a non-zero status for every failure.
+    static func main() { mainWithOneLineErrors() }
 }
 
 /// Where the model comes from: a file or the zoo.
