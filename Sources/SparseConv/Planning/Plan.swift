@@ -178,9 +178,12 @@ public final class Plan: @unchecked Sendable {
                 value == 0 ? UnsafeMutablePointer(mutating: inputBuffer.baseAddress!) : context.buffers[valueSlots[value]]
             }
             for step in steps {
-                let inputs = step.inputs.map { UnsafePointer(pointer($0)) }
-                try step.kernel.run(batch: batch, inputs: inputs, output: pointer(step.output), context: context,
-                                    threads: threadCount)
+                // The operand pointers live on the stack: a run allocates nothing.
+                try withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: step.inputs.count) { inputs in
+                    for (slot, value) in step.inputs.enumerated() { inputs[slot] = UnsafePointer(pointer(value)) }
+                    try step.kernel.run(batch: batch, inputs: UnsafeBufferPointer(inputs), output: pointer(step.output),
+                                        context: context, threads: threadCount)
+                }
             }
             let result = UnsafePointer(pointer(outputValue))
             output.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: result, count: $0.count) }

@@ -91,7 +91,7 @@ public struct Planner: Sendable {
         case .add:
             return other(.add(count: count), bytesMoved: traffic)
         case .concat:
-            return other(.concat(channels: inputShapes.map { $0[0] }, spatial: outputShape[1] * outputShape[2]), bytesMoved: traffic)
+            return other(.concat(channels: inputShapes.map { Int32($0[0]) }, spatial: outputShape[1] * outputShape[2]), bytesMoved: traffic)
         case .channelShuffle(let groups):
             return other(.channelShuffle(channels: outputShape[0], groups: groups, spatial: outputShape[1] * outputShape[2]),
                          bytesMoved: traffic)

@@ -16,7 +16,8 @@ enum StepKernel: @unchecked Sendable {
     case averagePool(PoolGeometry)
     case globalAveragePool(channels: Int, spatial: Int)
     case add(count: Int)
-    case concat(channels: [Int], spatial: Int)
+    /// Channels of each input, as the C kernel takes them (converted at plan time).
+    case concat(channels: [Int32], spatial: Int)
     case channelShuffle(channels: Int, groups: Int, spatial: Int)
     case channelScale(channels: Int, spatial: Int)
     case fullyConnected(FullyConnectedLayer)
@@ -57,29 +58,31 @@ extension StepKernel {
     /// Runs one step through the C layer kernels (sparseconv_layers.h):
     /// vectorized per ISA and parallel over `threads` where the work is large
     /// enough to pay for a parallel region.
-    func run(batch: Int, inputs: [UnsafePointer<Float>], output: UnsafeMutablePointer<Float>,
+    /// - Parameter inputs: one non-nil pointer per operand.
+    func run(batch: Int, inputs: UnsafeBufferPointer<UnsafePointer<Float>?>, output: UnsafeMutablePointer<Float>,
              context: ExecutionContext, threads: Int32) throws {
+        let x = inputs[0]!
         let n = Int32(batch)
         let status: sc_status
         switch self {
         case .convolution(let conv):
-            try conv.run(batch: batch, input: inputs[0], output: output, workspace: context.workspace, threads: threads)
+            try conv.run(batch: batch, input: x, output: output, workspace: context.workspace, threads: threads)
             return
         case let .affine(a, b, spatial):
             status = a.withUnsafeBufferPointer { m in
                 b.withUnsafeBufferPointer { o in
-                    sc_channel_affine(n, Int32(a.count), Int64(spatial), inputs[0], m.baseAddress, o.baseAddress,
+                    sc_channel_affine(n, Int32(a.count), Int64(spatial), x, m.baseAddress, o.baseAddress,
                                       SC_ACTIVATION_NONE, output, threads)
                 }
             }
         case let .activation(operation, count):
             let total = Int64(count * batch)
             switch operation {
-            case .relu: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_RELU, 0, 0, threads)
-            case .relu6: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_RELU6, 0, 0, threads)
-            case .sigmoid: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_SIGMOID, 0, 0, threads)
-            case let .clip(lo, hi): status = sc_activation_apply(total, inputs[0], output, SC_UNARY_CLIP, lo, hi, threads)
-            default: status = sc_activation_apply(total, inputs[0], output, SC_UNARY_IDENTITY, 0, 0, threads)
+            case .relu: status = sc_activation_apply(total, x, output, SC_UNARY_RELU, 0, 0, threads)
+            case .relu6: status = sc_activation_apply(total, x, output, SC_UNARY_RELU6, 0, 0, threads)
+            case .sigmoid: status = sc_activation_apply(total, x, output, SC_UNARY_SIGMOID, 0, 0, threads)
+            case let .clip(lo, hi): status = sc_activation_apply(total, x, output, SC_UNARY_CLIP, lo, hi, threads)
+            default: status = sc_activation_apply(total, x, output, SC_UNARY_IDENTITY, 0, 0, threads)
             }
         case .maxPool(let g), .averagePool(let g):
             let p = g.layer
@@ -89,41 +92,38 @@ extension StepKernel {
             status = isMax
                 ? sc_max_pool2d(n, geometry.0, geometry.1, geometry.2, geometry.3, geometry.4, geometry.5, geometry.6,
                                 Int32(p.padding.top), Int32(p.padding.left), Int32(p.padding.bottom), Int32(p.padding.right),
-                                Int32(g.outHeight), Int32(g.outWidth), inputs[0], output, threads)
+                                Int32(g.outHeight), Int32(g.outWidth), x, output, threads)
                 : sc_avg_pool2d(n, geometry.0, geometry.1, geometry.2, geometry.3, geometry.4, geometry.5, geometry.6,
                                 Int32(p.padding.top), Int32(p.padding.left), Int32(p.padding.bottom), Int32(p.padding.right),
-                                Int32(g.outHeight), Int32(g.outWidth), p.countIncludePad ? 1 : 0, inputs[0], output, threads)
+                                Int32(g.outHeight), Int32(g.outWidth), p.countIncludePad ? 1 : 0, x, output, threads)
         case let .globalAveragePool(channels, spatial):
-            status = sc_global_avg_pool(n, Int32(channels), Int64(spatial), inputs[0], output, threads)
+            status = sc_global_avg_pool(n, Int32(channels), Int64(spatial), x, output, threads)
         case .add(let count):
-            status = sc_add(Int64(count * batch), inputs[0], inputs[1], SC_ACTIVATION_NONE, output, threads)
+            status = sc_add(Int64(count * batch), x, inputs[1]!, SC_ACTIVATION_NONE, output, threads)
         case let .concat(channels, spatial):
-            let counts = channels.map { Int32($0) }
-            status = inputs.map { Optional($0) }.withUnsafeBufferPointer { pointers in
-                counts.withUnsafeBufferPointer { c in
-                    sc_concat_channels(n, Int32(inputs.count), pointers.baseAddress, c.baseAddress, Int64(spatial), output, threads)
-                }
+            status = channels.withUnsafeBufferPointer { c in
+                sc_concat_channels(n, Int32(inputs.count), inputs.baseAddress, c.baseAddress, Int64(spatial), output, threads)
             }
         case let .channelShuffle(channels, groups, spatial):
-            status = sc_channel_shuffle(n, Int32(channels), Int32(groups), Int64(spatial), inputs[0], output, threads)
+            status = sc_channel_shuffle(n, Int32(channels), Int32(groups), Int64(spatial), x, output, threads)
         case let .channelScale(channels, spatial):
-            status = sc_channel_scale(n, Int32(channels), Int64(spatial), inputs[0], inputs[1], output, threads)
+            status = sc_channel_scale(n, Int32(channels), Int64(spatial), x, inputs[1]!, output, threads)
         case .fullyConnected(let fc):
             status = fc.weight.withUnsafeBufferPointer { w in
                 if let bias = fc.bias {
                     return bias.withUnsafeBufferPointer { b in
-                        sc_fully_connected(n, Int32(fc.inFeatures), Int32(fc.outFeatures), inputs[0], w.baseAddress, b.baseAddress,
+                        sc_fully_connected(n, Int32(fc.inFeatures), Int32(fc.outFeatures), x, w.baseAddress, b.baseAddress,
                                            SC_ACTIVATION_NONE, output, threads)
                     }
                 }
-                return sc_fully_connected(n, Int32(fc.inFeatures), Int32(fc.outFeatures), inputs[0], w.baseAddress, nil,
+                return sc_fully_connected(n, Int32(fc.inFeatures), Int32(fc.outFeatures), x, w.baseAddress, nil,
                                           SC_ACTIVATION_NONE, output, threads)
             }
         case .copy(let count):
-            output.update(from: inputs[0], count: count * batch)
+            output.update(from: x, count: count * batch)
             return
         case .softmax(let columns):
-            status = sc_softmax(Int64(batch), Int64(columns), inputs[0], output, threads)
+            status = sc_softmax(Int64(batch), Int64(columns), x, output, threads)
         }
         try SparseConvError.check(status, "running a \(kindName) step")
     }
