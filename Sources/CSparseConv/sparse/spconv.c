@@ -442,7 +442,10 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
     if (!getenv("SPX_ANYCC")) cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
     if (cc < cg) { s->cc = (int32_t)cc; s->nch = (int32_t)((cg + cc - 1) / cc); }
   } else
-  if (win_ch * cg > SC_SPCONV_WINDOW_BYTES) {
+  /* Only with 16-lane vectors: on AVX2 (Zen 3, 32 KiB L1) measured at 90 %
+     sparsity, chunking made 1x1 layers 1.4-1.6x slower and 3x3 layers no
+     faster than one pass over all input channels. */
+  if (s->k.lanes == 16 && win_ch * cg > SC_SPCONV_WINDOW_BYTES) {
     int64_t cc = SC_MAX((int64_t)1, SC_SPCONV_WINDOW_BYTES / win_ch);
     cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
     if (cc < cg) {
