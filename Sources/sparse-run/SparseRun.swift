@@ -47,6 +47,9 @@ struct SparseRun: ParsableCommand {
     @Flag(help: "Print the plan: the path chosen for every convolution.")
     var showPlan = false
 
+    @Flag(help: "Time every step on its own over the --repeat runs and print where the time goes.")
+    var profile = false
+
     @Option(name: .customLong("repeat"), help: "Timed runs; the median is reported.")
     var repetitions: Int = 1
 
@@ -133,8 +136,29 @@ struct SparseRun: ParsableCommand {
         let median = milliseconds.count % 2 == 1 ? milliseconds[milliseconds.count / 2]
             : (milliseconds[milliseconds.count / 2 - 1] + milliseconds[milliseconds.count / 2]) / 2
         print("\(model.name): output \(result.shape), median \(Self.format(median)) ms over \(repetitions) run(s), batch \(tensor.shape[0]), \(planned.threads) thread(s), \(mode.rawValue) plan; model loaded in \(Self.format(loadMilliseconds)) ms")
+        if profile { printProfile(try planned.profile(tensor, repetitions: repetitions)) }
         if let output {
             try NumPy.write(result, to: output)  // atomic: temporary file, then rename
+        }
+    }
+
+    /// Slowest steps first, then the time per kind of step.
+    func printProfile(_ timings: [StepTiming]) {
+        let total = max(timings.reduce(0) { $0 + $1.milliseconds }, 1e-9)
+        print("profile: median ms per step (steps timed one by one; sum \(Self.format(total)) ms)")
+        for timing in timings.sorted(by: { $0.milliseconds > $1.milliseconds }).prefix(25) {
+            let what = timing.path.map { "\(timing.kind) (\($0.rawValue))" } ?? timing.kind
+            print("  \(timing.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(what.padding(toLength: 28, withPad: " ", startingAt: 0)) \(Self.format(timing.milliseconds).leftPadded(8))  \(String(format: "%5.1f", timing.milliseconds / total * 100))%")
+        }
+        var byKind: [String: (Double, Int)] = [:]
+        for timing in timings {
+            let key = timing.path.map { "\(timing.kind) (\($0.rawValue))" } ?? timing.kind
+            byKind[key, default: (0, 0)].0 += timing.milliseconds
+            byKind[key, default: (0, 0)].1 += 1
+        }
+        print("  per kind:")
+        for (kind, (ms, count)) in byKind.sorted(by: { $0.value.0 > $1.value.0 }) {
+            print("  \(kind.padding(toLength: 28, withPad: " ", startingAt: 0)) \(String(count).leftPadded(4)) steps \(Self.format(ms).leftPadded(9)) ms  \(String(format: "%5.1f", ms / total * 100))%")
         }
     }
 
@@ -150,4 +174,8 @@ struct SparseRun: ParsableCommand {
 
     /// One line, `error: ...`, and a non-zero status for every failure.
     static func main() { mainWithOneLineErrors() }
+}
+
+extension String {
+    func leftPadded(_ width: Int) -> String { count >= width ? self : String(repeating: " ", count: width - count) + self }
 }

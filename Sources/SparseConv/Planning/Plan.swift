@@ -191,6 +191,58 @@ public final class Plan: @unchecked Sendable {
     }
 }
 
+/// Measured time of one step of a plan.
+public struct StepTiming: Sendable {
+    public let name: String
+    /// The step's kind ("convolution", "add", "max pool", ...).
+    public let kind: String
+    /// The chosen path, for convolutions.
+    public let path: ExecutionPath?
+    /// Median milliseconds over the profiled runs.
+    public let milliseconds: Double
+}
+
+extension Plan {
+    /// Runs the plan `repetitions` times (after one warm-up run) timing every
+    /// step on its own, and returns each step's median: where a model's time
+    /// actually goes, next to the planner's expectation in `layers`.
+    public func profile(_ input: Tensor, repetitions: Int = 10) throws -> [StepTiming] {
+        guard repetitions >= 1 else { throw SparseConvError.invalidArgument("profile needs at least one repetition") }
+        guard input.shape == inputShape else {
+            throw SparseConvError.shapeMismatch(what: "model input", expected: inputShape, actual: input.shape)
+        }
+        let context = try makeContext()
+        var samples = [[Double]](repeating: [], count: steps.count)
+        let clock = ContinuousClock()
+        let threadCount = Int32(threads)
+        try input.withUnsafeBufferPointer { inputBuffer in
+            func pointer(_ value: Int) -> UnsafeMutablePointer<Float> {
+                value == 0 ? UnsafeMutablePointer(mutating: inputBuffer.baseAddress!) : context.buffers[valueSlots[value]]
+            }
+            for run in 0...repetitions {
+                for (index, step) in steps.enumerated() {
+                    let inputs = step.inputs.map { UnsafePointer<Float>?(pointer($0)) }
+                    let start = clock.now
+                    try inputs.withUnsafeBufferPointer {
+                        try step.kernel.run(batch: batch, inputs: $0, output: pointer(step.output), context: context, threads: threadCount)
+                    }
+                    let elapsed = clock.now - start
+                    if run > 0 {
+                        let (seconds, attoseconds) = elapsed.components
+                        samples[index].append((Double(seconds) + Double(attoseconds) * 1e-18) * 1e3)
+                    }
+                }
+            }
+        }
+        let pathByName = Dictionary(layers.compactMap { layer in layer.path.map { (layer.name, $0) } }, uniquingKeysWith: { a, _ in a })
+        return steps.enumerated().map { index, step in
+            let sorted = samples[index].sorted()
+            return StepTiming(name: step.name, kind: step.kernel.kindName, path: pathByName[step.name],
+                              milliseconds: sorted[sorted.count / 2])
+        }
+    }
+}
+
 extension Plan: CustomStringConvertible {
     /// A table: per layer name, shape, granularity and sparsity, chosen path, expected ms, share of total.
     public var description: String {
