@@ -136,19 +136,23 @@ struct SparseRun: ParsableCommand {
         let median = milliseconds.count % 2 == 1 ? milliseconds[milliseconds.count / 2]
             : (milliseconds[milliseconds.count / 2 - 1] + milliseconds[milliseconds.count / 2]) / 2
         print("\(model.name): output \(result.shape), median \(Self.format(median)) ms over \(repetitions) run(s), batch \(tensor.shape[0]), \(planned.threads) thread(s), \(mode.rawValue) plan; model loaded in \(Self.format(loadMilliseconds)) ms")
-        if profile { printProfile(try planned.profile(tensor, repetitions: repetitions)) }
+        if profile { printProfile(try planned.profile(tensor, repetitions: repetitions), plan: planned) }
         if let output {
             try NumPy.write(result, to: output)  // atomic: temporary file, then rename
         }
     }
 
-    /// Slowest steps first, then the time per kind of step.
-    func printProfile(_ timings: [StepTiming]) {
+    /// Every step in execution order (measured next to the planner's
+    /// expectation), then the time per kind of step.
+    func printProfile(_ timings: [StepTiming], plan: Plan) {
         let total = max(timings.reduce(0) { $0 + $1.milliseconds }, 1e-9)
-        print("profile: median ms per step (steps timed one by one; sum \(Self.format(total)) ms)")
-        for timing in timings.sorted(by: { $0.milliseconds > $1.milliseconds }).prefix(25) {
+        var expected: [String: Double] = [:]
+        for layer in plan.layers { expected[layer.name] = layer.expectedMilliseconds }
+        print("profile: median ms per step, each timed on its own (sum \(Self.format(total)) ms)")
+        print("  \("step".padding(toLength: 28, withPad: " ", startingAt: 0)) \("kind (path)".padding(toLength: 28, withPad: " ", startingAt: 0)) \("expected".leftPadded(9)) \("measured".leftPadded(9))  share")
+        for timing in timings {
             let what = timing.path.map { "\(timing.kind) (\($0.rawValue))" } ?? timing.kind
-            print("  \(timing.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(what.padding(toLength: 28, withPad: " ", startingAt: 0)) \(Self.format(timing.milliseconds).leftPadded(8))  \(String(format: "%5.1f", timing.milliseconds / total * 100))%")
+            print("  \(timing.name.padding(toLength: 28, withPad: " ", startingAt: 0)) \(what.padding(toLength: 28, withPad: " ", startingAt: 0)) \((expected[timing.name].map(Self.format) ?? "-").leftPadded(9)) \(Self.format(timing.milliseconds).leftPadded(9))  \(String(format: "%5.1f", timing.milliseconds / total * 100))%")
         }
         var byKind: [String: (Double, Int)] = [:]
         for timing in timings {

@@ -40,6 +40,7 @@
  * item range is split between threads by the cost prefix.
  */
 #include "kconv.h"
+#include "../sparse/spconv.h"
 
 #include <string.h>
 #include <stdlib.h>
@@ -329,6 +330,11 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   const int32_t cg = d->in_channels / d->groups, og = OC / d->groups;
   const int32_t kh = d->kernel_h, kw = d->kernel_w, kk = kh * kw;
 
+  /* A 1x1 kernel is one weight: kernel-level sparsity is element-level
+     sparsity there, and the direct sparse engine ran those layers 1.1-1.3x
+     faster than the SpMM below (Zen 3, 90 %, ResNet-50 and MobileNet 1x1). */
+  if (kk == 1 && op->isa != SC_ISA_AVX512) return sc_spconv_init(op, weight, mask, 0);
+
   kc_impl *im = (kc_impl *)sc_aligned_calloc(sizeof(kc_impl));
   if (!im) return SC_OUT_OF_MEMORY;
   im->kk = kk;
@@ -447,7 +453,6 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   int64_t max_read; /* source floats past a channel plane's start that a tile may read */
   if (im->flat) {
     im->Vm = im->direct && op->isa != SC_ISA_SCALAR ? im->k.spmm_v : 4;
-    if (im->direct && getenv("KC_SPMMV")) im->Vm = atoi(getenv("KC_SPMMV"));
     im->Rm = 1;
     im->qend = im->direct ? (int64_t)OH * OW : (int64_t)(OH - 1) * im->Wph + OW;
     im->ntiles = (im->qend + (int64_t)im->Vm * L - 1) / ((int64_t)im->Vm * L);
@@ -456,7 +461,6 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   } else {
     im->Vm = SC_MIN(4, (OW + L - 1) / L);
     im->Rm = SC_MIN(OH, SC_MIN(SC_KCONV_RMAX, rv_max / im->Vm));
-    if (getenv("KC_RM")) im->Rm = SC_MIN(im->Rm, atoi(getenv("KC_RM")));
     im->nchunks = (OW + (int64_t)im->Vm * L - 1) / ((int64_t)im->Vm * L);
     im->ntiles = ((OH + im->Rm - 1) / im->Rm) * im->nchunks;
     max_read = (int64_t)(OH - 1) * im->Wph + im->nchunks * im->Vm * L;
@@ -472,7 +476,6 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   if (im->direct) {
     const int64_t tile_bytes = (int64_t)d->in_channels * im->Vm * L * (int64_t)sizeof(float);
     im->nblk = (int32_t)SC_MAX(1, SC_MIN((int64_t)d->in_channels, (tile_bytes + 32767) / 32768));
-    if (getenv("KC_NBLK")) im->nblk = atoi(getenv("KC_NBLK"));
   }
   if (im->nblk > 1) {
     const int32_t nb = im->nblk;

@@ -120,6 +120,25 @@ SC_DEF(64, 8)
    other strides in plain C. */
 static SC_TARGET_AVX2 void f32_spconv_fill_row__avx2(float *row, int32_t wq, const float *src,
                                                      int64_t xs, int32_t sw, int32_t in_w) {
+  if (sw == 2) {
+    /* Even source columns of two loaded vectors, in order: the in-lane
+       shuffle takes lanes 0,2 of each half of both vectors, the cross-lane
+       permute restores the order. */
+    int32_t lo, hi;
+    sc_spconv_fill_range(wq, xs, sw, in_w, &lo, &hi);
+    for (int32_t rx = 0; rx < lo; rx++) row[rx] = 0.0f;
+    const float *p = src + xs;
+    int32_t rx = lo;
+    /* a vector of 8 outputs reads source columns [2rx, 2rx + 16) */
+    for (; rx + 8 <= hi && xs + 2 * (int64_t)rx + 16 <= in_w; rx += 8) {
+      const __m256 a = _mm256_loadu_ps(p + 2 * (int64_t)rx), b = _mm256_loadu_ps(p + 2 * (int64_t)rx + 8);
+      const __m256 even = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(2, 0, 2, 0));
+      _mm256_storeu_ps(row + rx, _mm256_castpd_ps(_mm256_permute4x64_pd(_mm256_castps_pd(even), _MM_SHUFFLE(3, 1, 2, 0))));
+    }
+    for (; rx < hi; rx++) row[rx] = p[2 * (int64_t)rx];
+    for (rx = hi; rx < wq; rx++) row[rx] = 0.0f;
+    return;
+  }
   if (sw != 1) {
     sc_spconv_fill_row_scalar(row, wq, src, xs, sw, in_w);
     return;

@@ -51,7 +51,6 @@
 #include "spconv.h"
 
 #include <string.h>
-#include <stdlib.h> /*SPX*/
 
 /* L2 bytes one thread's band of phase planes may take (of 1 MiB on Zen 4/5). */
 #define SC_SPCONV_BAND_BYTES (192 * 1024)
@@ -131,13 +130,14 @@ static size_t spconv_workspace_size(const sc_conv_op *op, int32_t batch, int32_t
   return n;
 }
 
-/* Builds the phase planes of band `b` of one image into dst. */
+/* Builds the phase planes of input channels [c0, c1) of band `b` of one
+   image into dst. */
 static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img, int32_t b,
-                      float *dst) {
+                      float *dst, int32_t c0, int32_t c1) {
   const sc_conv_desc *d = &op->desc;
   const int32_t wq = s->wq;
   const int64_t ry0 = (int64_t)b * s->rb;
-  for (int32_t ci = 0; ci < d->in_channels; ci++) {
+  for (int32_t ci = c0; ci < c1; ci++) {
     const float *src = img + (int64_t)ci * d->in_h * d->in_w;
     for (int32_t a = 0; a < s->nsy; a++) {
       for (int32_t x = 0; x < s->nsx; x++) {
@@ -165,6 +165,26 @@ static int32_t lower_row(const sc_spconv *s, int64_t target) {
   return lo;
 }
 
+/* One row (a channel or a pair) over the tile set up in a. */
+static inline __attribute__((always_inline)) void run_row(const sc_conv_op *op, const sc_spconv *s,
+                                                          sc_spconv_args *a, int32_t r, float *out_band,
+                                                          int64_t ohw, sc_spconv_ukernel ks,
+                                                          sc_spconv_ukernel kp) {
+  const sc_spconv_row *row = &s->rows[r];
+  a->idx = s->idx + row->first;
+  a->w = s->val + row->vfirst;
+  a->nnz = row->nnz;
+  a->b0 = op->bias[row->c0];
+  a->out0 = out_band + row->c0 * ohw;
+  if (row->c1 >= 0) {
+    a->b1 = op->bias[row->c1];
+    a->out1 = out_band + row->c1 * ohw;
+    kp(a);
+  } else {
+    ks(a);
+  }
+}
+
 /* Runs rows [rb, re) over every tile of one band. */
 static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, float *out_band,
                      const sc_spconv_band *bd, float *psum, int32_t rb, int32_t re) {
@@ -184,20 +204,25 @@ static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, 
     if (s->nch == 1) {
       a.pin = NULL;
       a.pout = NULL;
-      for (int32_t r = rb; r < re; r++) {
-        const sc_spconv_row *row = &s->rows[r];
-        a.idx = s->idx + row->first;
-        a.w = s->val + row->vfirst;
-        a.nnz = row->nnz;
-        a.b0 = op->bias[row->c0];
-        a.out0 = out_band + row->c0 * ohw;
-        if (row->c1 >= 0) {
-          a.b1 = op->bias[row->c1];
-          a.out1 = out_band + row->c1 * ohw;
-          kp(&a);
-        } else {
-          ks(&a);
+      /* Direct 1x1 layers read the caller's input, typically not in cache:
+         while this tile runs, the rows take turns prefetching the next
+         tile's window of every input channel, which the rows then read in a
+         data-dependent order no hardware prefetcher follows. */
+      if (s->direct && t + 1 < bd->ntiles) {
+        const int32_t cin = op->desc.in_channels;
+        const int64_t wbytes = (int64_t)(bd->tile[t + 2] - bd->tile[t + 1]) * lanes * 4;
+        const char *next = (const char *)(in + (int64_t)bd->tile[t + 1] * lanes);
+        const int32_t per_row = (cin + (re - rb) - 1) / SC_MAX(re - rb, 1);
+        for (int32_t r = rb; r < re; r++) {
+          const int32_t c0 = (r - rb) * per_row, c1 = SC_MIN(c0 + per_row, cin);
+          for (int32_t c = c0; c < c1; c++) {
+            const char *p = next + (int64_t)c * s->plane * 4;
+            for (int64_t off = 0; off < wbytes; off += 64) __builtin_prefetch(p + off, 0, 3);
+          }
+          run_row(op, s, &a, r, out_band, ohw, ks, kp);
         }
+      } else {
+        for (int32_t r = rb; r < re; r++) run_row(op, s, &a, r, out_band, ohw, ks, kp);
       }
       continue;
     }
@@ -273,7 +298,7 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
       if (s->direct) {
         in = input + n * in_img + y0 * d->in_w;
       } else {
-        fill_band(op, s, input + n * in_img, band, buf);
+        fill_band(op, s, input + n * in_img, band, buf, 0, d->in_channels);
         in = buf;
       }
       run_band(op, s, in, output + n * out_img + y0 * op->out_w, &s->band[band == s->nb - 1],
@@ -382,15 +407,30 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
   double band_bytes = SC_SPCONV_BAND_BYTES;
-  if (getenv("SPX_BAND")) band_bytes = atof(getenv("SPX_BAND")) * 1024; /*SPX*/
   int64_t rb_max = (int64_t)(band_bytes / row_bytes) - maxoy - extra;
   /* at least two full tiles per band, or the whole image */
   const int64_t rb_min = (2 * (int64_t)s->tmax * s->k.lanes + wq - 1) / wq;
   if (rb_max < rb_min) rb_max = rb_min;
   int64_t nb = (oh + rb_max - 1) / rb_max;
-  if (nb > 1 && nb % 2 == 1 && nb < oh) nb++; /* even: two threads split them evenly */
   int64_t rb = (oh + nb - 1) / nb;
   nb = (oh + rb - 1) / rb;
+  /* An even band count lets two (or 2^k) threads take whole bands; an odd
+     one makes every thread build every band's planes for its slice of the
+     rows, which on a strided layer cost more than the convolution (128 ch
+     3x3/2 at 56x56: 0.58 ms with 7 bands, 0.43 ms with 6). Prefer one band
+     fewer (larger than the L2 budget, still far below L2), else more. */
+  if (nb > 1 && nb % 2 == 1) {
+    const int64_t tries[4] = {nb - 1, nb + 1, nb + 2, nb + 3};
+    for (int i = 0; i < 4; i++) {
+      if (tries[i] < 2 || tries[i] > oh) continue;
+      const int64_t r = (oh + tries[i] - 1) / tries[i], n = (oh + r - 1) / r;
+      if (n % 2 == 0) {
+        rb = r;
+        nb = n;
+        break;
+      }
+    }
+  }
   s->rb = (int32_t)rb;
   s->nb = (int32_t)nb;
   s->hb = (int32_t)(rb + maxoy + extra);
@@ -435,13 +475,6 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
                          (tile_floats + (int64_t)s->maxoy * s->wq + s->maxox + s->k.lanes);
   s->nch = 1;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
-  if (getenv("SPX_WIN")) { /*SPX*/
-    int64_t wb = atoi(getenv("SPX_WIN")) * 1024;
-    if (wb == 0) wb = INT64_MAX / 4;
-    int64_t cc = SC_MAX((int64_t)1, wb / win_ch);
-    if (!getenv("SPX_ANYCC")) cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
-    if (cc < cg) { s->cc = (int32_t)cc; s->nch = (int32_t)((cg + cc - 1) / cc); }
-  } else
   /* Only with 16-lane vectors: on AVX2 (Zen 3, 32 KiB L1) measured at 90 %
      sparsity, chunking made 1x1 layers 1.4-1.6x slower and 3x3 layers no
      faster than one pass over all input channels. */
@@ -457,7 +490,6 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
   if (s->nch == 1) return SC_OK;
   s->slot = 2 * tile_floats;
   s->rgroup = s->pairs ? 8 : 16;
-  if (getenv("SPX_RG")) s->rgroup = atoi(getenv("SPX_RG")); /*SPX*/
   s->cstart = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)s->nrows * (size_t)(s->nch + 1));
   if (!s->cstart) return SC_OUT_OF_MEMORY;
   /* positions are ordered by local input channel; recover it from the offset */
@@ -484,7 +516,6 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   s->pairs = pairs;
   pick_kernels(op->isa, &s->k);
   s->tmax = pairs ? s->k.tmax_pair : s->k.tmax_single;
-  if (getenv("SPX_T")) s->tmax = atoi(getenv("SPX_T"));
 
   const int32_t kh = d->kernel_h, kw = d->kernel_w, kk = kh * kw;
   int32_t *tmp = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)(2 * kh + 2 * kw + kk));

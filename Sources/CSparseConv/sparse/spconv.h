@@ -42,6 +42,7 @@ typedef void (*sc_spconv_ukernel)(const sc_spconv_args *a);
    inside [0, in_w), else 0, for rx in [0, wq). src is the input row. */
 typedef void (*sc_spconv_fill_row)(float *row, int32_t wq, const float *src, int64_t xs,
                                    int32_t sw, int32_t in_w);
+void sc_spconv_fill_range(int32_t wq, int64_t xs, int32_t sw, int32_t in_w, int32_t *lo, int32_t *hi);
 void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t xs, int32_t sw,
                                int32_t in_w);
 

@@ -1,3 +1,5 @@
+import CSparseConv
+
 /// Turns a model and a batch size into an immutable `Plan`, choosing for
 /// every convolution the fastest execution path — as FFTW's planner does, by
 /// a cost model (`.estimate`) or by timing the candidates (`.measure`).
@@ -44,7 +46,20 @@ public struct Planner: Sendable {
         var valueSizes = [prepared.inputShape.reduce(1, *) * batch]
         var steps: [Step] = []
         var layers: [LayerChoice] = []
+        var consumers: [String: Int] = [prepared.outputName: 1]
+        for node in prepared.nodes { for input in node.inputs { consumers[input, default: 0] += 1 } }
         for node in prepared.nodes {
+            // A ReLU/ReLU6 that is an add's only consumer runs inside the add
+            // (residual blocks): one pass over the tensor instead of two.
+            if node.inputs.count == 1, consumers[node.inputs[0]] == 1, let last = steps.last,
+               last.output == valueIndex[node.inputs[0]], case .add(let count, .none) = last.kernel,
+               let activation: sc_activation = node.operation == .relu ? SC_ACTIVATION_RELU
+                   : node.operation == .relu6 ? SC_ACTIVATION_RELU6 : nil {
+                steps[steps.count - 1] = Step(name: last.name, kernel: .add(count: count, activation: activation),
+                                              inputs: last.inputs, output: last.output)
+                valueIndex[node.name] = last.output
+                continue
+            }
             let inputShapes = node.inputs.map { prepared.shapes[$0]! }
             let outputShape = prepared.shapes[node.name]!
             let output = valueSizes.count
@@ -89,7 +104,7 @@ public struct Planner: Sendable {
             let s = inputShapes[0]
             return other(.globalAveragePool(channels: s[0], spatial: s[1] * s[2]), bytesMoved: traffic)
         case .add:
-            return other(.add(count: count), bytesMoved: traffic)
+            return other(.add(count: count, activation: nil), bytesMoved: traffic)
         case .concat:
             return other(.concat(channels: inputShapes.map { Int32($0[0]) }, spatial: outputShape[1] * outputShape[2]), bytesMoved: traffic)
         case .channelShuffle(let groups):

@@ -15,7 +15,8 @@ enum StepKernel: @unchecked Sendable {
     case maxPool(PoolGeometry)
     case averagePool(PoolGeometry)
     case globalAveragePool(channels: Int, spatial: Int)
-    case add(count: Int)
+    /// a + b, then the fused activation (nil: none).
+    case add(count: Int, activation: sc_activation?)
     /// Channels of each input, as the C kernel takes them (converted at plan time).
     case concat(channels: [Int32], spatial: Int)
     case channelShuffle(channels: Int, groups: Int, spatial: Int)
@@ -98,8 +99,8 @@ extension StepKernel {
                                 Int32(g.outHeight), Int32(g.outWidth), p.countIncludePad ? 1 : 0, x, output, threads)
         case let .globalAveragePool(channels, spatial):
             status = sc_global_avg_pool(n, Int32(channels), Int64(spatial), x, output, threads)
-        case .add(let count):
-            status = sc_add(Int64(count * batch), x, inputs[1]!, SC_ACTIVATION_NONE, output, threads)
+        case let .add(count, activation):
+            status = sc_add(Int64(count * batch), x, inputs[1]!, activation ?? SC_ACTIVATION_NONE, output, threads)
         case let .concat(channels, spatial):
             status = channels.withUnsafeBufferPointer { c in
                 sc_concat_channels(n, Int32(inputs.count), inputs.baseAddress, c.baseAddress, Int64(spatial), output, threads)
