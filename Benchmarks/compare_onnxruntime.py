@@ -48,7 +48,7 @@ def run_sparse_bench(args):
     cmd = ["--format", "json", "--threads", str(args.threads)]
     for flag, value in [("--suite", args.suite), ("--layers", args.layers), ("--zoo", args.zoo),
                         ("--sparsities", args.sparsities), ("--granularity", args.granularity),
-                        ("--min-time", args.min_time), ("--batch", args.batch)]:
+                        ("--min-time", args.min_time), ("--batch", args.batch), ("--scope", args.scope)]:
         if value is not None:
             cmd += [flag, str(value)]
     print("running: sparse-bench", " ".join(cmd), file=sys.stderr, flush=True)
@@ -120,6 +120,7 @@ def main():
     ap.add_argument("--sparsities", default=None, help="passed to sparse-bench (\"\" = dense only)")
     ap.add_argument("--granularity", default=None, help="passed to sparse-bench")
     ap.add_argument("--batch", type=int, default=None, help="passed to sparse-bench")
+    ap.add_argument("--scope", default=None, help="passed to sparse-bench: global or layer pruning of whole models")
     ap.add_argument("--min-time", type=float, default=None, help="seconds per measurement (sparse-bench and ORT)")
     ap.add_argument("--repetitions", type=int, default=10, help="minimum ORT runs per measurement")
     ap.add_argument("--bench-json", help="use this sparse-bench JSON instead of running it")

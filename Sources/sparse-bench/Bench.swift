@@ -11,6 +11,8 @@ struct Bench {
     let verify: Bool
     let granularities: [Granularity]
     let planMode: Planner.Mode
+    /// How whole models are pruned in section 5 (global: one threshold).
+    var pruningScope: PruningOptions.Scope = .global
     /// Print every model plan's per-layer table (Plan's description) in the report.
     var showPlans = false
     let progress: Progress

@@ -48,9 +48,9 @@ struct ModelSection {
             for granularity in bench.granularities {
                 for sparsity in sparsities(zoo) {
                     bench.progress.step("models", "\(zoo.rawValue) \(granularity.rawValue) \(Report.percent(sparsity))")
-                    // Global magnitude pruning with the default skip rules:
-                    // the first convolution and depthwise convolutions stay dense.
-                    let options = PruningOptions(granularity: granularity, sparsity: sparsity, scope: .global)
+                    // Magnitude pruning (global by default) with the default skip
+                    // rules: the first convolution and depthwise convolutions stay dense.
+                    let options = PruningOptions(granularity: granularity, sparsity: sparsity, scope: bench.pruningScope)
                     let clock = ContinuousClock()
                     let pruneStart = clock.now
                     let pruned = try model.pruned(options).model
@@ -60,12 +60,13 @@ struct ModelSection {
                                               denseMs: dense.ms)
                     r.target_sparsity = sparsity
                     r.prune_seconds = pruneSeconds
+                    r.pruning_scope = bench.pruningScope.rawValue
                     records.append(r)
                     if bench.showPlans { plans.append("\(granularity.rawValue) \(Report.percent(sparsity)): " + timed.plan.description) }
                 }
             }
         }
-        return SectionResult(id: Self.id, title: "5. Whole models, batch \(bench.batch): dense vs globally pruned (planner: \(bench.planMode.rawValue) mode)",
+        return SectionResult(id: Self.id, title: "5. Whole models, batch \(bench.batch): dense vs \(bench.pruningScope == .global ? "globally" : "per-layer") pruned (planner: \(bench.planMode.rawValue) mode)",
                              records: records, tables: [Self.table(records)] + plans, conclusion: Self.conclusion(records))
     }
 

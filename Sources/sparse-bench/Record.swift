@@ -65,6 +65,8 @@ struct Record: Codable {
     /// Models: seconds spent pruning and planning (packing included) — one-off
     /// costs, reported because they bound how many configurations a run can afford.
     var prune_seconds: Double?
+    /// Whole models: "global" or "layer" magnitude pruning.
+    var pruning_scope: String?
     var plan_seconds: Double?
     /// The machine and build the figure came from, so records compare across machines.
     var machine: MachineInfo?

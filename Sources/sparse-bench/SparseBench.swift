@@ -77,6 +77,8 @@ struct SparseBench: ParsableCommand {
     var minTime: Double?
     @Option(help: "Planner mode for models: estimate (cost model) or measure (time the candidates).")
     var plan: Planner.Mode = .estimate
+    @Option(help: "How section 5 prunes whole models: global (one magnitude threshold across layers) or layer (every layer to the sparsity).")
+    var scope: PruningOptions.Scope = .global
     @Flag(help: "Print each model plan's per-layer table: shape, zeros, chosen path, expected ms and share.")
     var showPlans = false
     @Flag(help: "Check every path against the reference convolution (models: against their all-dense plan) before timing it.")
@@ -184,7 +186,7 @@ struct SparseBench: ParsableCommand {
         let timing = suite.timing
         let bench = Bench(threads: threadCount, batch: batch,
                           timer: Timer(repetitions: repetitions ?? timing.repetitions, minTime: minTime ?? timing.minTime),
-                          verify: verify, granularities: try granularityList, planMode: plan, showPlans: showPlans,
+                          verify: verify, granularities: try granularityList, planMode: plan, pruningScope: scope, showPlans: showPlans,
                           progress: Progress())
         let requested = try sparsityList
         let layerSection = LayerSection(bench: bench, layers: catalog, sparsities: requested ?? [0.5, 0.75, 0.9, 0.95])
@@ -264,3 +266,4 @@ struct SparseBench: ParsableCommand {
 }
 
 extension Planner.Mode: ExpressibleByArgument {}
+extension PruningOptions.Scope: ExpressibleByArgument {}
