@@ -116,7 +116,7 @@ struct ONNXImporter {
                             inputShape: [Int]?) throws -> Model {
         let proto: Onnx_ModelProto
         do {
-            proto = try Onnx_ModelProto(serializedBytes: data)
+            proto = try ONNXModelDecoding.decode(data)
         } catch {
             throw SparseConvError.invalidSpec("\(source) is not a valid ONNX model (truncated or corrupt protobuf: \(error))")
         }
