@@ -7,11 +7,21 @@ final class TensorStorage: @unchecked Sendable {
     let pointer: UnsafeMutablePointer<Float>
     let count: Int
 
-    init(count: Int) throws {
+    /// - Parameter zeroed: false only for a caller that writes every element
+    ///   before anything reads them; zeroing a weight tensor that is then
+    ///   overwritten costs a full extra pass over its pages.
+    init(count: Int, zeroed: Bool = true) throws {
         let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
         guard !overflow else { throw SparseConvError.sizeOverflow("tensor of \(count) elements") }
-        guard let raw = sc_aligned_calloc(bytes) else {
+        guard let raw = zeroed ? sc_aligned_calloc(bytes) : sc_aligned_alloc(bytes) else {
             throw SparseConvError.outOfMemory("tensor of \(count) elements (\(bytes) bytes)")
+        }
+        if !zeroed {
+            // sc_aligned_alloc pads to 64 bytes; a calloc'd tensor has that
+            // tail zeroed, and a vector load of the last elements must not
+            // see garbage in either kind.
+            let padded = (bytes + 63) & ~63
+            (raw + bytes).initializeMemory(as: UInt8.self, repeating: 0, count: padded - bytes)
         }
         pointer = raw.bindMemory(to: Float.self, capacity: max(count, 1))
         self.count = count
@@ -142,6 +152,14 @@ public struct Tensor: Sendable, Equatable, CustomStringConvertible {
             throw SparseConvError.shapeMismatch(what: "reshape of \(shape)", expected: [count], actual: [newCount])
         }
         return Tensor(shape: newShape, storage: storage)
+    }
+
+    /// A tensor whose elements are garbage until `body` has written every one of them.
+    init(shape: [Int], fillingEveryElement body: (UnsafeMutableBufferPointer<Float>) throws -> Void) throws {
+        let count = try Tensor.elementCount(shape)
+        self.shape = shape
+        storage = try TensorStorage(count: count, zeroed: false)
+        try body(UnsafeMutableBufferPointer(start: storage.pointer, count: count))
     }
 
     init(shape: [Int], storage: TensorStorage) {

@@ -47,16 +47,7 @@ extension Model {
     ///   initializers, a missing initializer, a cycle or a shape error;
     ///   `.invalidArgument` when the file or its external data cannot be read.
     public init(onnxFile path: String, inputShape: [Int]? = nil) throws {
-        let url = URL(fileURLWithPath: path)
-        let data: Data
-        do {
-            data = try Data(contentsOf: url, options: .mappedIfSafe)
-        } catch {
-            throw SparseConvError.invalidArgument("cannot read ONNX file '\(path)': \(error.localizedDescription)")
-        }
-        self = try ONNXImporter.importModel(data: data, source: path, directory: url.deletingLastPathComponent().path,
-                                            fallbackName: url.deletingPathExtension().lastPathComponent,
-                                            inputShape: inputShape)
+        self = try Model.loadONNX(file: path, inputShape: inputShape).model
     }
 
     /// Loads a convolutional network from the bytes of an ONNX file; see
@@ -116,7 +107,7 @@ struct ONNXImporter {
                             inputShape: [Int]?) throws -> Model {
         let proto: Onnx_ModelProto
         do {
-            proto = try Onnx_ModelProto(serializedBytes: data)
+            proto = try ONNXModelDecoding.decode(data)
         } catch {
             throw SparseConvError.invalidSpec("\(source) is not a valid ONNX model (truncated or corrupt protobuf: \(error))")
         }
