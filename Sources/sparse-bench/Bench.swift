@@ -156,12 +156,17 @@ struct Bench {
     }
 
     /// A record for one whole-model measurement, with the planner's choices.
-    func modelRecord(section: String, model: String, timed: TimedModel, granularity: String, denseMs: Double?) -> Record {
-        let sparsity = timed.convWeights > 0 ? 1 - Double(timed.convNonzeros) / Double(timed.convWeights) : 0
+    /// - Parameter original: the unpruned model's timing, when `timed` ran a
+    ///   physically thinned model: sparsity and effective GFLOP/s are then
+    ///   counted against the original's weights and MACs.
+    func modelRecord(section: String, model: String, timed: TimedModel, granularity: String, denseMs: Double?,
+                     original: TimedModel? = nil) -> Record {
+        let weights = original?.convWeights ?? timed.convWeights
+        let sparsity = weights > 0 ? 1 - Double(timed.convNonzeros) / Double(weights) : 0
         var r = Record(section: section, granularity: granularity, sparsity: sparsity, threads: threads, batch: batch, ms: timed.ms)
         r.model = model
         r.input_shape = timed.plan.inputShape
-        r.effective_gflops = 2 * Double(timed.denseMacs * batch) / timed.ms / 1e6
+        r.effective_gflops = 2 * Double((original?.denseMacs ?? timed.denseMacs) * batch) / timed.ms / 1e6
         r.useful_gflops = 2 * Double(timed.nonzeroMacs * batch) / timed.ms / 1e6
         r.speedup_vs_dense = denseMs.map { $0 / timed.ms }
         r.efficiency = r.speedup_vs_dense.map { $0 * (1 - sparsity) }

@@ -53,11 +53,15 @@ struct ModelSection {
                     let options = PruningOptions(granularity: granularity, sparsity: sparsity, scope: bench.pruningScope)
                     let clock = ContinuousClock()
                     let pruneStart = clock.now
-                    let pruned = try model.pruned(options).model
+                    var pruned = try model.pruned(options).model
+                    // Channel pruning as users get it from sparse-prune: the
+                    // pruned filters and what depends on them removed physically
+                    // wherever that is exact, not just zeroed.
+                    if granularity == .channel { pruned = try pruned.removingZeroChannels().model }
                     let pruneSeconds = (clock.now - pruneStart).seconds
                     let timed = try bench.timeModel(pruned)
                     var r = bench.modelRecord(section: Self.id, model: zoo.rawValue, timed: timed, granularity: granularity.rawValue,
-                                              denseMs: dense.ms)
+                                              denseMs: dense.ms, original: granularity == .channel ? dense : nil)
                     r.target_sparsity = sparsity
                     r.prune_seconds = pruneSeconds
                     r.pruning_scope = bench.pruningScope.rawValue
@@ -106,7 +110,7 @@ struct ModelSection {
         let list = best.map { "\($0.model ?? "") \(Report.times($0.speedup_vs_dense ?? 0)) (\($0.granularity))" }.joined(separator: ", ")
         let slower = pruned.filter { ($0.speedup_vs_dense ?? 1) < 0.97 }.count
         let share = atTop.map(sparseShare).reduce(0, +) / Double(atTop.count)
-        return "Q5: at \(Report.percent(top)) global sparsity (ideal \(Report.times(1 / (1 - top)))) the best granularity speeds up \(list); "
+        return "Q5: at \(Report.percent(top)) \(atTop.first?.pruning_scope ?? "global") sparsity (ideal \(Report.times(1 / (1 - top)))) the best granularity speeds up \(list); "
             + "the planner put \(Report.percent(share)) of the expected time on sparse paths there; "
             + "\(slower)/\(pruned.count) pruned configurations ran more than 3 % slower than dense."
     }
