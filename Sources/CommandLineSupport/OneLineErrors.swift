@@ -8,6 +8,8 @@ extension ParsableCommand {
     /// on the status and people see the cause without a backtrace.
     /// ArgumentParser still handles `--help` and `--version` itself.
     public static func mainWithOneLineErrors() {
+        // An interrupted write must not leave its temporary file beside the output.
+        TemporaryFiles.removeOnInterrupt()
         do {
             var command = try parseAsRoot()
             try command.run()
@@ -26,4 +28,25 @@ extension ParsableCommand {
 public func failWithOneLine(_ message: String, code: Int32 = 1) -> Never {
     FileHandle.standardError.write(Data("error: \(message)\n".utf8))
     Foundation.exit(code == 0 ? 1 : code)
+}
+
+/// `--memory-limit SIZE`: the programs' way to set ``ResourceLimits/memoryLimit``.
+public struct MemoryLimitOption: ParsableArguments {
+    @Option(help: "Refuse models, tensors and plans needing more memory than this (e.g. 512M, 8G; default: \(MemoryLimitOption.defaultDescription), or $\(ResourceLimits.environmentVariable)).")
+    public var memoryLimit: String?
+
+    public init() {}
+
+    static var defaultDescription: String {
+        "half of physical memory, \(ResourceLimits.defaultMemoryLimit >> 20) MiB here"
+    }
+
+    public func validate() throws {
+        if let memoryLimit { _ = try ResourceLimits.parseByteCount(memoryLimit, what: "--memory-limit") }
+    }
+
+    /// Sets the process-wide limit when the option was given.
+    public func apply() throws {
+        if let memoryLimit { ResourceLimits.memoryLimit = try ResourceLimits.parseByteCount(memoryLimit, what: "--memory-limit") }
+    }
 }

@@ -45,6 +45,8 @@ struct ModelSource: ParsableArguments {
     @Option(help: "Seed of the zoo model's weights.")
     var seed: UInt64 = 1
 
+    @OptionGroup var memoryLimit: MemoryLimitOption
+
     func validate() throws {
         guard (model == nil) != (zoo == nil) else { throw ValidationError("give either MODEL.onnx or --zoo NAME") }
         if let zoo, Zoo(rawValue: zoo) == nil {
@@ -54,6 +56,7 @@ struct ModelSource: ParsableArguments {
     }
 
     func load() throws -> Model {
+        try memoryLimit.apply()
         if let model { return try Model(onnxFile: model) }
         guard let name = zoo, let entry = Zoo(rawValue: name) else { throw ValidationError("unknown zoo model") }
         return try entry.model(seed: seed, inputSize: inputSize)
@@ -247,7 +250,10 @@ struct Sensitivity: ParsableCommand {
 
     func run() throws {
         let values = try PruneRequest.sparsities(sparsities)
-        for path in [csv, plot].compactMap({ $0 }) { try PruneRequest.checkOutput(path, input: source.model, force: true) }
+        let reads = [source.model, input].compactMap { $0 }
+        for path in [csv, plot].compactMap({ $0 }) {
+            for read in reads.isEmpty ? [nil] : reads.map(Optional.some) { try PruneRequest.checkOutput(path, input: read, force: true) }
+        }
         let model = try source.load()
         let probe: Tensor
         if let input {

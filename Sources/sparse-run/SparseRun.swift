@@ -59,6 +59,8 @@ struct SparseRun: ParsableCommand {
     @Option(help: "Write the model as ONNX to this file instead of running it.")
     var export: String?
 
+    @OptionGroup var memoryLimit: MemoryLimitOption
+
     mutating func validate() throws {
         guard (model == nil) != (zoo == nil) else { throw ValidationError("give either MODEL.onnx or --zoo NAME") }
         if let zoo, Zoo(rawValue: zoo) == nil {
@@ -97,6 +99,12 @@ struct SparseRun: ParsableCommand {
     }
 
     func run() throws {
+        try memoryLimit.apply()
+        // A run overwrites its outputs (no --force), so it must at least never overwrite what it reads.
+        let reads = [model, input, wisdom].compactMap { $0 }
+        for written in [output, export].compactMap({ $0 }) {
+            for read in reads.isEmpty ? [nil] : reads.map(Optional.some) { try PruneRequest.checkOutput(written, input: read, force: true) }
+        }
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let (model, readMilliseconds) = try loadModel()
         let loadMilliseconds = Self.milliseconds(since: loadStart)

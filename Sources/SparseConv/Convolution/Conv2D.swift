@@ -69,6 +69,7 @@ public final class Workspace {
     /// Ensures at least `bytes` are available.
     public func reserve(_ bytes: Int) throws {
         guard bytes > capacity else { return }
+        try ResourceLimits.checkAllocation(bytes: bytes, "a convolution workspace")
         guard let fresh = sc_aligned_alloc(bytes) else { throw SparseConvError.outOfMemory("workspace of \(bytes) bytes") }
         sc_aligned_free(pointer)
         pointer = fresh

@@ -13,6 +13,7 @@ final class TensorStorage: @unchecked Sendable {
     init(count: Int, zeroed: Bool = true) throws {
         let (bytes, overflow) = max(count, 1).multipliedReportingOverflow(by: MemoryLayout<Float>.stride)
         guard !overflow else { throw SparseConvError.sizeOverflow("tensor of \(count) elements") }
+        try ResourceLimits.checkAllocation(bytes: bytes, "a tensor of \(count) elements")
         guard let raw = zeroed ? sc_aligned_calloc(bytes) : sc_aligned_alloc(bytes) else {
             throw SparseConvError.outOfMemory("tensor of \(count) elements (\(bytes) bytes)")
         }

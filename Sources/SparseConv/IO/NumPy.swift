@@ -48,9 +48,18 @@ public enum NumPy {
     /// - Throws: `SparseConvError.invalidArgument` when the file cannot be read or
     ///   is not a well-formed `.npy` file, `.unsupported` for valid arrays this
     ///   reader does not handle (dtype, byte order, Fortran order, version),
-    ///   `.sizeOverflow` when the shape's element count overflows. Messages
-    ///   name the file.
+    ///   `.sizeOverflow` when the shape's element count overflows,
+    ///   `.outOfMemory` when the file or the tensor is larger than
+    ///   ``ResourceLimits`` allows. Messages name the file.
     public static func read(contentsOf path: String) throws -> Tensor {
+        // The whole file is read into memory, so its size is checked before reading.
+        if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int {
+            do {
+                try ResourceLimits.checkAllocation(bytes: size, "the file (\(size) bytes)")
+            } catch let error as SparseConvError {
+                throw annotate(error, path: path)
+            }
+        }
         let data: Data
         do {
             data = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -84,22 +93,7 @@ public enum NumPy {
     ///   - path: the destination; its directory must exist.
     /// - Throws: `SparseConvError.invalidArgument` when the file cannot be written.
     public static func write(_ tensor: Tensor, to path: String) throws {
-        let destination = URL(fileURLWithPath: path)
-        let nonce = String(UInt64.random(in: .min ... .max), radix: 16)
-        let temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).\(nonce).tmp")
-        do {
-            try Data(encode(tensor)).write(to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw SparseConvError.invalidArgument("npy: cannot write '\(path)': \(error.localizedDescription)")
-        }
-        // rename(2) replaces the destination atomically on POSIX file systems.
-        guard rename(temporary.path, destination.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw SparseConvError.invalidArgument("npy: cannot write '\(path)': \(reason)")
-        }
+        try AtomicFile.write(Data(encode(tensor)), to: path, what: "npy")
     }
 
     /// Encodes a tensor as the bytes of an `.npy` file.

@@ -52,11 +52,18 @@ public struct Model: Sendable {
             throw SparseConvError.invalidSpec("model '\(name)': output '\(outputName)' is not a node")
         }
         self.outputName = outputName
+        try ResourceLimits.checkAllocation(shape: inputShape, elementSize: MemoryLayout<Float>.stride, "model '\(name)': its input \(inputShape) for one image")
         var shapes: [String: [Int]] = [Self.inputName: inputShape]
         for node in self.nodes {
             let inputs = node.inputs.map { shapes[$0]! }
             do {
-                shapes[node.name] = try ShapeInference.outputShape(of: node.operation, inputs: inputs)
+                let shape = try ShapeInference.outputShape(of: node.operation, inputs: inputs)
+                // One image's activation must fit, or no plan of this model ever could;
+                // checking here also keeps every later product of these extents from overflowing.
+                try ResourceLimits.checkAllocation(shape: shape, elementSize: MemoryLayout<Float>.stride, "its output \(shape) for one image")
+                shapes[node.name] = shape
+            } catch SparseConvError.outOfMemory(let message) {
+                throw SparseConvError.outOfMemory("model '\(name)', node '\(node.name)': \(message)")
             } catch let error as SparseConvError {
                 throw SparseConvError.invalidSpec("model '\(name)', node '\(node.name)' (\(node.operation.kindName)): \(error)")
             }

@@ -103,6 +103,13 @@ public final class Plan: @unchecked Sendable {
         var bytes = 0
         for step in steps { if case .convolution(let conv) = step.kernel { bytes = max(bytes, try conv.workspaceSize(batch: batch, threads: threads)) } }
         workspaceBytes = bytes
+        // A context holds all of these at once; a plan whose context cannot fit is refused here, not at the first run.
+        var total = workspaceBytes
+        for size in slotSizes {
+            total = try ResourceLimits.sum(total, try ResourceLimits.checkAllocation(elements: size, elementSize: MemoryLayout<Float>.stride, "a plan buffer"),
+                                           "the buffers of a plan for '\(model.name)'")
+        }
+        try ResourceLimits.checkAllocation(bytes: total, "one execution context of the plan for '\(model.name)' at batch \(batch)")
     }
 
     /// Greedy interval colouring: a value's slot is free again after its last reader ran.

@@ -43,7 +43,15 @@ public struct Planner: Sendable {
         let threadCount = Int(try checkedThreads(threads)) == 0 ? Runtime.defaultThreads : threads
         let prepared = try model.prepared()
         var valueIndex: [String: Int] = [Model.inputName: 0]
-        var valueSizes = [prepared.inputShape.reduce(1, *) * batch]
+        // Every value is sized (overflow-checked, against the memory limit) before
+        // any weights are packed, so an oversized batch fails fast and allocates nothing.
+        let floatSize = MemoryLayout<Float>.stride
+        var valueSizes = [try ResourceLimits.checkAllocation(shape: [batch] + prepared.inputShape, elementSize: floatSize,
+                                                             "the input of model '\(model.name)' at batch \(batch)")]
+        for node in prepared.nodes {
+            valueSizes.append(try ResourceLimits.checkAllocation(shape: [batch] + prepared.shapes[node.name]!, elementSize: floatSize,
+                                                                 "the output of node '\(node.name)' at batch \(batch)"))
+        }
         var steps: [Step] = []
         var layers: [LayerChoice] = []
         var consumers: [String: Int] = [prepared.outputName: 1]
@@ -62,9 +70,8 @@ public struct Planner: Sendable {
             }
             let inputShapes = node.inputs.map { prepared.shapes[$0]! }
             let outputShape = prepared.shapes[node.name]!
-            let output = valueSizes.count
+            let output = steps.count + 1
             valueIndex[node.name] = output
-            valueSizes.append(outputShape.reduce(1, *) * batch)
             let (kernel, choice) = try makeKernel(node, prepared: prepared, inputShapes: inputShapes, outputShape: outputShape,
                                                   batch: batch, threads: threadCount)
             steps.append(Step(name: node.name, kernel: kernel, inputs: node.inputs.map { valueIndex[$0]! }, output: output))

@@ -30,25 +30,49 @@ public final class Wisdom: Sendable {
     }
 
     /// Loads wisdom from `path` if the file exists; never throws.
-    public init(contentsOf path: String? = nil) {
-        self.path = path
-        var loaded: [String: Double] = [:]
-        var diagnostic: String?
-        if let path, FileManager.default.fileExists(atPath: path) {
-            do {
-                let data = try Data(contentsOf: URL(fileURLWithPath: path))
-                let file = try JSONDecoder().decode(File.self, from: data)
-                if file.format != "sparseconv-wisdom" || file.version != Self.formatVersion {
-                    diagnostic = "wisdom file \(path) has format '\(file.format)' version \(file.version); expected version \(Self.formatVersion): ignored"
-                } else {
-                    loaded = file.entries.filter { $0.value.isFinite && $0.value > 0 }
-                }
-            } catch {
-                diagnostic = "wisdom file \(path) is unreadable or corrupt (\(error)): ignored"
-            }
+    public convenience init(contentsOf path: String? = nil) {
+        guard let path, FileManager.default.fileExists(atPath: path) else {
+            self.init(path: path, entries: [:], diagnostic: nil)
+            return
         }
+        do {
+            // Wisdom is an optimization: a file too large to hold is ignored like a corrupt one.
+            if let size = (try? FileManager.default.attributesOfItem(atPath: path))?[.size] as? Int {
+                try ResourceLimits.checkAllocation(bytes: size, "the wisdom file")
+            }
+            let data = try Data(contentsOf: URL(fileURLWithPath: path))
+            let (entries, diagnostic) = Self.decode(data, source: "wisdom file \(path)")
+            self.init(path: path, entries: entries, diagnostic: diagnostic)
+        } catch {
+            self.init(path: path, entries: [:], diagnostic: "wisdom file \(path) is unreadable (\(error)): ignored")
+        }
+    }
+
+    /// Loads wisdom from the bytes of a wisdom file, kept in memory only;
+    /// like ``init(contentsOf:)`` it never throws and reports unusable bytes
+    /// through ``loadDiagnostic``.
+    public convenience init(jsonData data: Data) {
+        let (entries, diagnostic) = Self.decode(data, source: "wisdom data")
+        self.init(path: nil, entries: entries, diagnostic: diagnostic)
+    }
+
+    private init(path: String?, entries: [String: Double], diagnostic: String?) {
+        self.path = path
         loadDiagnostic = diagnostic
-        entries = Mutex(loaded)
+        self.entries = Mutex(entries)
+    }
+
+    /// The usable timings of a wisdom file's bytes, or why there are none.
+    private static func decode(_ data: Data, source: String) -> ([String: Double], String?) {
+        do {
+            let file = try JSONDecoder().decode(File.self, from: data)
+            guard file.format == "sparseconv-wisdom", file.version == formatVersion else {
+                return ([:], "\(source) has format '\(file.format)' version \(file.version); expected version \(formatVersion): ignored")
+            }
+            return (file.entries.filter { $0.value.isFinite && $0.value > 0 }, nil)
+        } catch {
+            return ([:], "\(source) is unreadable or corrupt (\(error)): ignored")
+        }
     }
 
     /// Number of stored timings.
@@ -68,7 +92,7 @@ public final class Wisdom: Sendable {
         let file = File(format: "sparseconv-wisdom", version: Self.formatVersion, entries: entries.withLock { $0 })
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
-        try encoder.encode(file).write(to: URL(fileURLWithPath: destination), options: .atomic)
+        try AtomicFile.write(try encoder.encode(file), to: destination, what: "wisdom")
     }
 
     /// The key of one timing.

@@ -39,30 +39,6 @@ extension Model {
     }
 }
 
-/// Write-then-rename, so readers never see a partial file.
-enum AtomicFile {
-    /// Writes `data` to a hidden temporary file beside `path`, then renames it over `path`.
-    /// - Throws: `SparseConvError.invalidArgument` naming the file when either step fails.
-    static func write(_ data: Data, to path: String, what: String) throws {
-        let destination = URL(fileURLWithPath: path)
-        let nonce = String(UInt64.random(in: .min ... .max), radix: 16)
-        let temporary = destination.deletingLastPathComponent()
-            .appendingPathComponent(".\(destination.lastPathComponent).\(nonce).tmp")
-        do {
-            try data.write(to: temporary)
-        } catch {
-            try? FileManager.default.removeItem(at: temporary)
-            throw SparseConvError.invalidArgument("\(what): cannot write '\(path)': \(error.localizedDescription)")
-        }
-        // rename(2) replaces the destination atomically on POSIX file systems.
-        guard rename(temporary.path, destination.path) == 0 else {
-            let reason = String(cString: strerror(errno))
-            try? FileManager.default.removeItem(at: temporary)
-            throw SparseConvError.invalidArgument("\(what): cannot write '\(path)': \(reason)")
-        }
-    }
-}
-
 struct ONNXExporter {
     let model: Model
     var graph = Onnx_GraphProto()

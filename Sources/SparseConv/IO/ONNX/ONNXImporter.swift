@@ -105,6 +105,8 @@ struct ONNXImporter {
 
     static func importModel(data: Data, source: String, directory: String?, fallbackName: String,
                             inputShape: [Int]?) throws -> Model {
+        // Decoding copies the file's tensors into memory, so a file over the limit is refused unread.
+        try ResourceLimits.checkAllocation(bytes: data.count, "\(source) (\(data.count) bytes)")
         let proto: Onnx_ModelProto
         do {
             proto = try ONNXModelDecoding.decode(data)
@@ -270,6 +272,7 @@ struct ONNXImporter {
             case .unsupported(let message) where message.hasPrefix("ONNX model"): throw error
             case .invalidSpec(let message): throw fail("\(context): \(message)")
             case .unsupported(let message): throw SparseConvError.unsupported("ONNX model '\(modelName)', \(context): \(message)")
+            case .outOfMemory(let message): throw SparseConvError.outOfMemory("ONNX model '\(modelName)', \(context): \(message)")
             default: throw fail("\(context): \(error)")
             }
         }

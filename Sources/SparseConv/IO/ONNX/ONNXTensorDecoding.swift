@@ -14,6 +14,9 @@ final class ONNXTensorDecoder {
     /// Where `location` of external data is resolved; nil when the model came from memory.
     let directory: String?
     private var files: [String: FileHandle] = [:]
+    /// Bytes of float tensors decoded so far: the model's weights together must
+    /// fit the memory limit, not only each one alone.
+    private(set) var decodedBytes = 0
 
     init(directory: String?) { self.directory = directory }
 
@@ -45,18 +48,22 @@ final class ONNXTensorDecoder {
         guard type == .float || type == .double else {
             throw SparseConvError.unsupported("\(context): data type \(Self.typeName(tensor.dataType)); only float32 and float64 weights are supported")
         }
+        let bytes = try ResourceLimits.checkAllocation(elements: count, elementSize: MemoryLayout<Float>.stride, "\(context): tensor \(tensor.dims)")
+        let total = try ResourceLimits.sum(decodedBytes, bytes, "\(context): the model's weights")
+        try ResourceLimits.checkAllocation(bytes: total, "\(context): the model's weights up to this tensor")
+        decodedBytes = total
         // The data is found and its size checked before the tensor is allocated.
-        let bytes = try rawBytes(tensor, elementSize: type == .float ? 4 : 8, count: count, context)
-        if bytes == nil {
-            let stored = type == .float ? tensor.floatData.count : tensor.doubleData.count
-            guard stored == count else {
-                throw SparseConvError.invalidSpec("\(context): \(type == .float ? "float_data" : "double_data") holds \(stored) values, dimensions \(tensor.dims) need \(count)")
+        let stored = try rawBytes(tensor, elementSize: type == .float ? 4 : 8, count: count, context)
+        if stored == nil {
+            let values = type == .float ? tensor.floatData.count : tensor.doubleData.count
+            guard values == count else {
+                throw SparseConvError.invalidSpec("\(context): \(type == .float ? "float_data" : "double_data") holds \(values) values, dimensions \(tensor.dims) need \(count)")
             }
         }
         // Every branch below writes all `count` elements, so the storage is not zeroed first.
         let result = try Tensor(shape: dims.isEmpty ? [1] : dims, fillingEveryElement: { out in
-            if let bytes {
-                bytes.withUnsafeBytes { raw in Self.convert(raw, isDouble: type == .double, into: out) }
+            if let stored {
+                stored.withUnsafeBytes { raw in Self.convert(raw, isDouble: type == .double, into: out) }
             } else if type == .float {
                 tensor.floatData.withUnsafeBufferPointer { values in
                     out.baseAddress!.update(from: values.baseAddress!, count: count)
