@@ -201,8 +201,19 @@ enum ShapeInference {
                 throw SparseConvError.shapeMismatch(what: "batch norm channels", expected: [bn.channels], actual: [inputs[0].first ?? 0])
             }
             return inputs[0]
-        case .relu, .relu6, .sigmoid, .clip, .softmax:
+        case .relu, .relu6, .sigmoid, .clip, .softmax, .leakyRelu, .tanh, .hardSigmoid, .hardSwish, .silu:
             return inputs[0]
+        case .prelu(let slopes):
+            guard slopes.count == 1 || (inputs[0].count >= 1 && slopes.count == inputs[0][0]) else {
+                throw SparseConvError.shapeMismatch(what: "PRelu slopes", expected: [inputs[0].first ?? 0], actual: [slopes.count])
+            }
+            return inputs[0]
+        case .channelSelect(let indices):
+            let x = try featureMap(inputs[0])
+            guard !indices.isEmpty, indices.allSatisfy({ $0 >= 0 && $0 < x.c }) else {
+                throw SparseConvError.invalidSpec("channel selection \(indices.prefix(8)) out of range for \(x.c) channels")
+            }
+            return [indices.count, x.h, x.w]
         case .maxPool(let pool), .averagePool(let pool):
             let x = try featureMap(inputs[0])
             guard let oh = PoolLayer.outputExtent(x.h, kernel: pool.kernelSize.height, stride: pool.stride.height,

@@ -167,6 +167,20 @@ public enum LayerOperation: Sendable, Equatable {
     case flatten
     /// Softmax over the last axis.
     case softmax
+    /// `x < 0 ? alpha·x : x`.
+    case leakyRelu(alpha: Float)
+    /// `x < 0 ? slope[c]·x : x` with one slope per channel (or one for all).
+    case prelu(slopes: [Float])
+    case tanh
+    /// `max(0, min(1, alpha·x + beta))`.
+    case hardSigmoid(alpha: Float, beta: Float)
+    /// `x · max(0, min(1, x/6 + 1/2))` (MobileNet v3).
+    case hardSwish
+    /// `x · sigmoid(x)` (SiLU / Swish: EfficientNet).
+    case silu
+    /// Output channel k is input channel `indices[k]` (ONNX Split, Slice or
+    /// Gather along channels: ShuffleNet v2's channel split).
+    case channelSelect(indices: [Int])
 
     /// A short name for messages and plan descriptions.
     public var kindName: String {
@@ -187,6 +201,13 @@ public enum LayerOperation: Sendable, Equatable {
         case .fullyConnected: return "fc"
         case .flatten: return "flatten"
         case .softmax: return "softmax"
+        case .leakyRelu: return "leakyrelu"
+        case .prelu: return "prelu"
+        case .tanh: return "tanh"
+        case .hardSigmoid: return "hardsigmoid"
+        case .hardSwish: return "hardswish"
+        case .silu: return "silu"
+        case .channelSelect: return "select"
         }
     }
 
