@@ -35,6 +35,8 @@ public struct Model: Sendable {
     /// importer so that an exported model keeps the initializer names it was
     /// loaded with; nodes without an entry get `<node>.weight`-style names.
     public var parameterNames: [String: [String]] = [:]
+    /// What the ONNX importer folded, removed and fused; nil for models not read from ONNX.
+    public var importSummary: ONNXImportSummary? = nil
 
     public init(name: String, inputShape: [Int], nodes: [Node], output: String? = nil) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 && $0 <= Int(Int32.max) }) else {
