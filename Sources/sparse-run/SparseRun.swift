@@ -47,6 +47,9 @@ struct SparseRun: ParsableCommand {
     @Flag(help: "Print the plan: the path chosen for every convolution.")
     var showPlan = false
 
+    @Flag(help: "Print what the ONNX importer folded at load time, removed and fused.")
+    var verbose = false
+
     @Option(name: .customLong("repeat"), help: "Timed runs; the median is reported.")
     var repetitions: Int = 1
 
@@ -93,6 +96,7 @@ struct SparseRun: ParsableCommand {
         let loadStart = DispatchTime.now().uptimeNanoseconds
         let model = try loadModel()
         let loadMilliseconds = Self.milliseconds(since: loadStart)
+        if verbose, let summary = model.importSummary { print(summary) }
         if let export {
             let writeStart = DispatchTime.now().uptimeNanoseconds
             try model.writeONNX(to: export)
