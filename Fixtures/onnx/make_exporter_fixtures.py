@@ -240,6 +240,10 @@ def shuffle(b, name, channels, groups=2):
                          f"{name}/Concat", axis=0)
     b.op("Reshape", [src, grouped_shape], f"{name}/Reshape")
     transposed = b.op("Transpose", [b.current], f"{name}/Transpose", perm=[0, 2, 1, 3, 4])
+    # A longer chain for the second target, so that a topological order sorts
+    # it after the first Reshape, whose import matches the whole shuffle.
+    for step in range(3):
+        n = b.op("Mul", [n, b.const(f"{name}/one_{step}", [1])], f"{name}/Mul_{step}")
     back = b.op("Concat", [n, b.const(f"{name}/Constant_5", [-1]), spatial], f"{name}/Concat_1", axis=0)
     return b.op("Reshape", [transposed, back], f"{name}/Reshape_1", channels=channels)
 

@@ -157,6 +157,8 @@ struct ONNXImporter {
     var absorbed: Set<Int> = []
     /// Tensors computed at load time, at each of `ConstantFolder.probeBatches`.
     var folded: [String: (StaticTensor, StaticTensor)] = [:]
+    /// ONNX nodes already imported (some ahead of the topological order: see `foldAhead`).
+    var imported: Set<Int> = []
     var summary = ONNXImportSummary()
 
     static func importModel(data: Data, source: String, directory: String?, fallbackName: String,
@@ -228,7 +230,7 @@ struct ONNXImporter {
         for node in graph.node { for name in node.input where !name.isEmpty { readers[name, default: 0] += 1 } }
         readers[output.name, default: 0] += 1
 
-        for index in order where !absorbed.contains(index) {
+        for index in order where !absorbed.contains(index) && !imported.contains(index) {
             try importNode(index)
         }
         guard let result = values[output.name] else {
@@ -320,6 +322,7 @@ struct ONNXImporter {
     // MARK: Nodes
 
     mutating func importNode(_ index: Int) throws {
+        imported.insert(index)
         let node = graph.node[index]
         let context = "node \(label(index)) (\(node.opType))"
         do {
@@ -930,7 +933,7 @@ struct ONNXImporter {
     }
 
     /// The per-image shape a Reshape, Unsqueeze or Squeeze produces.
-    private func reshapeTarget(_ node: Onnx_NodeProto, _ attributes: Attributes, input: Value) throws -> [Int] {
+    private mutating func reshapeTarget(_ node: Onnx_NodeProto, _ attributes: Attributes, input: Value) throws -> [Int] {
         let full = [1] + input.onnxShape  // batch as 1: only the per-image extents matter
         func axes() throws -> [Int]? {
             let raw: [Int64]?
@@ -1066,10 +1069,11 @@ struct ONNXImporter {
         throw SparseConvError.invalidSpec("input '\(name)' is not computed by a supported node")
     }
 
-    private func constant(_ node: Onnx_NodeProto, _ position: Int, _ role: String) throws -> Onnx_TensorProto {
+    private mutating func constant(_ node: Onnx_NodeProto, _ position: Int, _ role: String) throws -> Onnx_TensorProto {
         guard position < node.input.count, !node.input[position].isEmpty else {
             throw SparseConvError.invalidSpec("\(role) (input \(position)) is missing")
         }
+        if constants[node.input[position]] == nil && folded[node.input[position]] == nil { try foldAhead(node.input[position]) }
         guard let tensor = constants[node.input[position]] else {
             if folded[node.input[position]] != nil {
                 throw SparseConvError.unsupported("\(role) '\(node.input[position])' depends on the batch size")
@@ -1082,7 +1086,8 @@ struct ONNXImporter {
     /// A Reshape target: a constant, or shape arithmetic whose only
     /// batch-dependent extent is the batch itself, in front (what
     /// `x.view(x.size(0), -1)` exports to).
-    private func reshapeConstant(_ node: Onnx_NodeProto) throws -> [Int64] {
+    private mutating func reshapeConstant(_ node: Onnx_NodeProto) throws -> [Int64] {
+        if node.input.count > 1, constants[node.input[1]] == nil, folded[node.input[1]] == nil { try foldAhead(node.input[1]) }
         guard node.input.count > 1, let (first, second) = folded[node.input[1]] else { return try integerConstant(node, 1) }
         let a = try first.integerValues("Reshape shape"), b = try second.integerValues("Reshape shape")
         guard a.count == b.count, a.count >= 1, a.dropFirst() == b.dropFirst(),
@@ -1154,6 +1159,23 @@ struct ONNXImporter {
         return true
     }
 
+    /// Folds the subgraph producing `tensor` now, if it is shape arithmetic
+    /// whose inputs are known. The topological order may put it after the
+    /// layer that needs it (a shuffle's second Reshape target is computed
+    /// from the first Reshape's input, but sorted after it).
+    private mutating func foldAhead(_ tensor: String, depth: Int = 0) throws {
+        // Exporters' shape chains are a few nodes long; the bound keeps a hostile chain off the stack.
+        guard depth < 64, let index = producer[tensor], !imported.contains(index), !absorbed.contains(index) else { return }
+        let node = graph.node[index]
+        guard node.opType == "Constant" || node.opType == "Identity" || ConstantFolder.operators.contains(node.opType) else { return }
+        for (position, input) in node.input.enumerated() where !input.isEmpty && constants[input] == nil && folded[input] == nil {
+            if (node.opType == "Shape" || node.opType == "Size") && position == 0 && values[input] != nil { continue }
+            try foldAhead(input, depth: depth + 1)
+            guard constants[input] != nil || folded[input] != nil else { return }
+        }
+        try importNode(index)
+    }
+
     /// Records a folded tensor; one that does not depend on the batch also
     /// becomes an ordinary constant, usable as weights or attributes.
     private mutating func store(_ name: String, _ value: (StaticTensor, StaticTensor)) {
@@ -1173,17 +1195,17 @@ struct ONNXImporter {
         constants[name] = tensor
     }
 
-    private func floatConstant(_ node: Onnx_NodeProto, _ position: Int, _ role: String) throws -> (dims: [Int], tensor: Tensor) {
+    private mutating func floatConstant(_ node: Onnx_NodeProto, _ position: Int, _ role: String) throws -> (dims: [Int], tensor: Tensor) {
         let tensor = try constant(node, position, role)
         return try decoder.floats(tensor, "\(role) '\(tensor.name)'")
     }
 
-    private func integerConstant(_ node: Onnx_NodeProto, _ position: Int) throws -> [Int64] {
+    private mutating func integerConstant(_ node: Onnx_NodeProto, _ position: Int) throws -> [Int64] {
         let tensor = try constant(node, position, "shape")
         return try decoder.integers(tensor, "'\(tensor.name)'")
     }
 
-    private func optionalBias(_ node: Onnx_NodeProto, _ position: Int, count: Int, broadcast: Bool = false) throws -> (name: String, values: [Float])? {
+    private mutating func optionalBias(_ node: Onnx_NodeProto, _ position: Int, count: Int, broadcast: Bool = false) throws -> (name: String, values: [Float])? {
         guard position < node.input.count, !node.input[position].isEmpty else { return nil }
         let bias = try floatConstant(node, position, "bias")
         if broadcast && bias.tensor.count == 1 { return (node.input[position], Array(repeating: bias.tensor[flat: 0], count: count)) }
@@ -1193,7 +1215,7 @@ struct ONNXImporter {
         return (node.input[position], bias.tensor.scalars)
     }
 
-    private func optionalScalar(_ node: Onnx_NodeProto, _ position: Int) throws -> Float? {
+    private mutating func optionalScalar(_ node: Onnx_NodeProto, _ position: Int) throws -> Float? {
         guard position < node.input.count, !node.input[position].isEmpty else { return nil }
         let value = try floatConstant(node, position, "bound")
         guard value.tensor.count == 1 else { throw SparseConvError.invalidSpec("Clip bound '\(node.input[position])' is not a scalar") }
