@@ -30,7 +30,7 @@ to exporters/rejected/ and have no golden.
                     HardSwish, a standalone BatchNormalization after Concat,
                     Sub/Div by constants, ReduceMax
   pools             Pad folded into MaxPool after ReLU and into AveragePool,
-                    MaxPool with ceil_mode and asymmetric pads, AveragePool with
+                    MaxPool with ceil_mode, dilations and asymmetric pads, AveragePool with
                     count_include_pad and ceil_mode, GlobalMaxPool, Flatten axis 2
   shape_arithmetic  Range, Cast, Size, Div, Mul, ConstantOfShape, Squeeze, Expand
                     folded at load time; channels gathered by a computed Range
@@ -317,6 +317,8 @@ def pools():
     b.op("Relu", [b.current], "relu1")
     b.op("Pad", [b.current, b.init("pad1.pads", [0, 0, 1, 0, 0, 0, 0, 1], np.int64)], "pad1", mode="constant")
     b.op("MaxPool", [b.current], "maxpool_ceil", kernel_shape=[3, 3], strides=[2, 2], pads=[0, 0, 1, 1], ceil_mode=1)
+    b.op("MaxPool", [b.current], "maxpool_dilated", kernel_shape=[2, 2], strides=[1, 1], pads=[1, 1, 0, 1],
+         dilations=[2, 2], ceil_mode=1)
     b.conv("conv2", 8, 3)
     b.op("Pad", [b.current, b.init("pad2.pads", [0, 0, 1, 1, 0, 0, 1, 1], np.int64), b.init("pad2.value", np.array(0.0))],
          "pad2", mode="constant")

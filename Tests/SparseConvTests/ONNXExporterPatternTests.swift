@@ -126,6 +126,8 @@ import Testing
             Issue.record("pools missing"); return
         }
         #expect(max.padding == Padding(top: 1, left: 0, bottom: 1, right: 2) && max.ceilMode)
+        guard case .maxPool(let dilated)? = pools.node(named: "maxpool_dilated")?.operation else { Issue.record("no dilated pool"); return }
+        #expect(dilated.dilation == (2, 2))
         #expect(average.padding == Padding(1) && average.countIncludePad)
     }
 

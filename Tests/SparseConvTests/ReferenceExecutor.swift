@@ -44,6 +44,17 @@ enum ReferenceExecutor {
                 for n in 0..<batch { for (k, channel) in indices.enumerated() { for p in 0..<hw {
                     y[flat: (n * indices.count + k) * hw + p] = x[flat: (n * c + channel) * hw + p]
                 } } }
+            case .maxPool(let p) where p.dilation != (1, 1):
+                let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+                for n in 0..<batch { for ch in 0..<c { for oy in 0..<outShape[2] { for ox in 0..<outShape[3] {
+                    var taps: [Float] = []
+                    for ky in 0..<p.kernelSize.height { for kx in 0..<p.kernelSize.width {
+                        let iy = oy * p.stride.height - p.padding.top + ky * p.dilation.height
+                        let ix = ox * p.stride.width - p.padding.left + kx * p.dilation.width
+                        if iy >= 0 && iy < h && ix >= 0 && ix < w { taps.append(x[n, ch, iy, ix]) }
+                    } }
+                    y[n, ch, oy, ox] = taps.contains { $0.isNaN } ? .nan : taps.max() ?? -.infinity
+                } } } }
             case .maxPool(let p), .averagePool(let p):
                 let isMax: Bool = if case .maxPool = node.operation { true } else { false }
                 let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])

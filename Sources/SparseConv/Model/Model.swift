@@ -218,9 +218,15 @@ enum ShapeInference {
             return [indices.count, x.h, x.w]
         case .maxPool(let pool), .averagePool(let pool):
             let x = try featureMap(inputs[0])
-            guard let oh = PoolLayer.outputExtent(x.h, kernel: pool.kernelSize.height, stride: pool.stride.height,
+            guard pool.dilation.height >= 1, pool.dilation.width >= 1 else {
+                throw SparseConvError.invalidSpec("pooling dilation \(pool.dilation) must be at least 1")
+            }
+            if case .averagePool = operation, pool.dilation != (1, 1) {
+                throw SparseConvError.unsupported("dilated average pooling")
+            }
+            guard let oh = PoolLayer.outputExtent(x.h, kernel: pool.span.height, stride: pool.stride.height,
                                                   padBefore: pool.padding.top, padAfter: pool.padding.bottom, ceil: pool.ceilMode),
-                  let ow = PoolLayer.outputExtent(x.w, kernel: pool.kernelSize.width, stride: pool.stride.width,
+                  let ow = PoolLayer.outputExtent(x.w, kernel: pool.span.width, stride: pool.stride.width,
                                                   padBefore: pool.padding.left, padAfter: pool.padding.right, ceil: pool.ceilMode),
                   oh >= 1, ow >= 1 else {
                 throw SparseConvError.invalidSpec("pooling window \(pool.kernelSize) does not fit input \(x.h)×\(x.w)")

@@ -92,14 +92,22 @@ public struct PoolLayer: Sendable, Equatable {
     public var countIncludePad: Bool
     /// Whether the output size rounds up (ONNX `ceil_mode`).
     public var ceilMode: Bool
+    /// Spacing of the window's taps (ONNX MaxPool `dilations`); max pooling only.
+    public var dilation: (height: Int, width: Int)
 
     public init(kernelSize: (height: Int, width: Int), stride: (height: Int, width: Int)? = nil, padding: Padding = .zero,
-                countIncludePad: Bool = false, ceilMode: Bool = false) {
+                countIncludePad: Bool = false, ceilMode: Bool = false, dilation: (height: Int, width: Int) = (1, 1)) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
         self.countIncludePad = countIncludePad
         self.ceilMode = ceilMode
+        self.dilation = dilation
+    }
+
+    /// The extent the window spans: `(kernel - 1) · dilation + 1`.
+    public var span: (height: Int, width: Int) {
+        ((kernelSize.height - 1) * dilation.height + 1, (kernelSize.width - 1) * dilation.width + 1)
     }
 
     public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
@@ -108,7 +116,7 @@ public struct PoolLayer: Sendable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool {
         a.kernelSize == b.kernelSize && a.stride == b.stride && a.padding == b.padding
-            && a.countIncludePad == b.countIncludePad && a.ceilMode == b.ceilMode
+            && a.countIncludePad == b.countIncludePad && a.ceilMode == b.ceilMode && a.dilation == b.dilation
     }
 
     /// Output extent along one axis, or nil when the window never fits.

@@ -94,6 +94,10 @@ extension StepKernel {
             case .silu: status = sc_activation_apply(total, x, output, SC_UNARY_SILU, 0, 0, threads)
             default: status = sc_activation_apply(total, x, output, SC_UNARY_IDENTITY, 0, 0, threads)
             }
+        case .maxPool(let g) where g.layer.dilation != (1, 1):
+            // Dilated pooling is rare (no torchvision model uses it): a plain loop, not a C kernel.
+            Self.dilatedMaxPool(g, batch: batch, x, output)
+            return
         case .maxPool(let g), .averagePool(let g):
             let p = g.layer
             let isMax: Bool = if case .maxPool = self { true } else { false }
@@ -153,5 +157,29 @@ extension StepKernel {
             return
         }
         try SparseConvError.check(status, "running a \(kindName) step")
+    }
+
+    /// Max over the taps inside the input; NaN wins, as in the C kernel.
+    static func dilatedMaxPool(_ g: PoolGeometry, batch: Int, _ x: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        let p = g.layer
+        for plane in 0..<(batch * g.channels) {
+            let source = x + plane * g.height * g.width, target = output + plane * g.outHeight * g.outWidth
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    var best = -Float.infinity
+                    for ky in 0..<p.kernelSize.height {
+                        let iy = oy * p.stride.height - p.padding.top + ky * p.dilation.height
+                        guard iy >= 0, iy < g.height else { continue }
+                        for kx in 0..<p.kernelSize.width {
+                            let ix = ox * p.stride.width - p.padding.left + kx * p.dilation.width
+                            guard ix >= 0, ix < g.width else { continue }
+                            let value = source[iy * g.width + ix]
+                            if !best.isNaN && !(value <= best) { best = value }
+                        }
+                    }
+                    target[oy * g.outWidth + ox] = best
+                }
+            }
+        }
     }
 }

@@ -140,6 +140,7 @@ struct ONNXExporter {
             let isMax: Bool
             if case .maxPool = node.operation { isMax = true } else { isMax = false }
             if !isMax { attributes.append(.int("count_include_pad", pool.countIncludePad ? 1 : 0)) }
+            if pool.dilation != (1, 1) { attributes.append(.ints("dilations", [pool.dilation.height, pool.dilation.width])) }
             append(isMax ? "MaxPool" : "AveragePool", name, node.inputs, name, attributes)
         case .globalAveragePool:
             append("GlobalAveragePool", name, node.inputs, name)

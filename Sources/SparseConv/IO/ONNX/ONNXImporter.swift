@@ -6,8 +6,10 @@ extension Model {
     ///
     /// Reshape, Transpose, Unsqueeze and Squeeze are accepted only in the
     /// shapes CNN exporters produce: the reshape-transpose-reshape channel
-    /// shuffle, a flatten to `[N, -1]`, and adding or removing unit axes (an SE
-    /// gate going back to `[N, C, 1, 1]`).
+    /// shuffle, a flatten to `[N, -1]`, adding or removing unit axes (an SE
+    /// gate going back to `[N, C, 1, 1]`), and tf2onnx's NCHW→NHWC→NCHW
+    /// Transpose pairs, which cancel. A zero Pad is taken into the padding of
+    /// the Conv or pooling after it.
     ///
     /// Shape arithmetic (Shape, Gather, Slice, Cast, Range, …) is evaluated
     /// while loading when its inputs are known then; the same operators on
@@ -581,15 +583,16 @@ struct ONNXImporter {
             }
             operation = .concat
         case "MaxPool", "AveragePool":
-            guard try attributes.pair("dilations", default: 1) == (1, 1) else {
-                throw SparseConvError.unsupported("dilated pooling")
+            let dilation = try attributes.pair("dilations", default: 1)
+            guard dilation == (1, 1) || node.opType == "MaxPool" else {
+                throw SparseConvError.unsupported("dilated average pooling")
             }
             guard let kernelList = try attributes.ints("kernel_shape"), kernelList.count == 2 else {
                 throw SparseConvError.unsupported("pooling needs a 2-D kernel_shape")
             }
             let kernel = (kernelList[0], kernelList[1])
             let stride = try attributes.pair("strides", default: 1)
-            let own = try Self.padding(attributes, input: x.shape, kernel: kernel, stride: stride, dilation: (1, 1))
+            let own = try Self.padding(attributes, input: x.shape, kernel: kernel, stride: stride, dilation: dilation)
             var countIncludePad = try attributes.int("count_include_pad", default: 0) != 0
             if x.pendingPad != nil {
                 // Zeros from a Pad are values: they count in an average, and win a max only over negative inputs.
@@ -606,7 +609,7 @@ struct ONNXImporter {
             }
             let pool = PoolLayer(kernelSize: kernel, stride: stride, padding: try combined(own, x.pendingPad, attributes),
                                  countIncludePad: countIncludePad,
-                                 ceilMode: try attributes.int("ceil_mode", default: 0) != 0)
+                                 ceilMode: try attributes.int("ceil_mode", default: 0) != 0, dilation: dilation)
             operation = node.opType == "MaxPool" ? .maxPool(pool) : .averagePool(pool)
         case "GlobalAveragePool":
             operation = .globalAveragePool
