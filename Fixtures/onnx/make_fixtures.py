@@ -449,7 +449,7 @@ def malformed():
 
     g = new_graph("unsupported", 3, 8)
     g.conv("conv1", 4, 3)
-    g.unary("LeakyRelu", "leaky1", alpha=0.1)
+    g.unary("LpNormalization", "norm1", axis=1)
     g.unary("Relu", "relu1")
     g.node("Resize", [g.current, "", "scales"], "upsample", mode="nearest")
     g.inits.append(numpy_helper.from_array(np.array([1, 1, 2, 2], dtype=np.float32), name="scales"))

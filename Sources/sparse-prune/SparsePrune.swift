@@ -218,6 +218,7 @@ struct Inspect: ParsableCommand {
     func run() throws {
         let model = try source.load()
         print(try PruningInspection(model: model).table, terminator: "")
+        if let summary = model.importSummary { print(summary) }
     }
 }
 

@@ -49,6 +49,8 @@ struct SparseRun: ParsableCommand {
 
     @Flag(help: "Time every step on its own over the --repeat runs and print where the time goes.")
     var profile = false
+    @Flag(help: "Print what the ONNX importer folded at load time, removed and fused.")
+    var verbose = false
 
     @Option(name: .customLong("repeat"), help: "Timed runs; the median is reported.")
     var repetitions: Int = 1
@@ -110,6 +112,7 @@ struct SparseRun: ParsableCommand {
         let loadMilliseconds = Self.milliseconds(since: loadStart)
         // Reading depends on the disk and the page cache, decoding on us: both are shown.
         let loaded = "loaded in \(Self.format(loadMilliseconds)) ms" + (readMilliseconds.map { " (file read \(Self.format($0)) ms)" } ?? "")
+        if verbose, let summary = model.importSummary { print(summary) }
         if let export {
             let writeStart = DispatchTime.now().uptimeNanoseconds
             try model.writeONNX(to: export)

@@ -137,7 +137,7 @@ import Testing
             Issue.record("expected an error")
         } catch let error as SparseConvError {
             guard case .unsupported(let message) = error else { Issue.record("wrong error \(error)"); return }
-            #expect(message.contains("LeakyRelu (node 'leaky1')"), "\(message)")
+            #expect(message.contains("LpNormalization (node 'norm1')"), "\(message)")
             #expect(message.contains("Resize (node 'upsample')"), "\(message)")
             #expect(message.contains("Supported: ") && message.contains("Conv"), "\(message)")
         }

@@ -28,6 +28,33 @@ enum ReferenceExecutor {
             case .relu6: y = try map(x) { min(max($0, 0), 6) }
             case .sigmoid: y = try map(x) { Float(1 / (1 + Foundation.exp(-Double($0)))) }
             case let .clip(lo, hi): y = try map(x) { min(max($0, lo), hi) }
+            case .leakyRelu(let alpha): y = try map(x) { $0 < 0 ? alpha * $0 : $0 }
+            case .tanh: y = try map(x) { Float(Foundation.tanh(Double($0))) }
+            case let .hardSigmoid(alpha, beta): y = try map(x) { min(max(alpha * $0 + beta, 0), 1) }
+            case .hardSwish: y = try map(x) { $0 * min(max($0 / 6 + 0.5, 0), 1) }
+            case .silu: y = try map(x) { Float(Double($0) / (1 + Foundation.exp(-Double($0)))) }
+            case .prelu(let slopes):
+                let channels = x.shape[1], spatial = x.count / (batch * channels)
+                for i in 0..<x.count {
+                    let slope = slopes.count == 1 ? slopes[0] : slopes[(i / spatial) % channels]
+                    y[flat: i] = x[flat: i] < 0 ? slope * x[flat: i] : x[flat: i]
+                }
+            case .channelSelect(let indices):
+                let (c, hw) = (x.shape[1], x.shape[2] * x.shape[3])
+                for n in 0..<batch { for (k, channel) in indices.enumerated() { for p in 0..<hw {
+                    y[flat: (n * indices.count + k) * hw + p] = x[flat: (n * c + channel) * hw + p]
+                } } }
+            case .maxPool(let p) where p.dilation != (1, 1):
+                let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])
+                for n in 0..<batch { for ch in 0..<c { for oy in 0..<outShape[2] { for ox in 0..<outShape[3] {
+                    var taps: [Float] = []
+                    for ky in 0..<p.kernelSize.height { for kx in 0..<p.kernelSize.width {
+                        let iy = oy * p.stride.height - p.padding.top + ky * p.dilation.height
+                        let ix = ox * p.stride.width - p.padding.left + kx * p.dilation.width
+                        if iy >= 0 && iy < h && ix >= 0 && ix < w { taps.append(x[n, ch, iy, ix]) }
+                    } }
+                    y[n, ch, oy, ox] = taps.contains { $0.isNaN } ? .nan : taps.max() ?? -.infinity
+                } } } }
             case .maxPool(let p), .averagePool(let p):
                 let isMax: Bool = if case .maxPool = node.operation { true } else { false }
                 let (c, h, w) = (x.shape[1], x.shape[2], x.shape[3])

@@ -110,13 +110,19 @@ typedef enum sc_unary {
   SC_UNARY_SIGMOID = 3,  /* 1 / (1 + exp(-x)), relative error <= 1e-6 for
                             results >= FLT_MIN; never overflows; 0 and 1 at ±inf */
   SC_UNARY_CLIP = 4,     /* min(max(x, clip_min), clip_max) (ONNX Clip) */
+  SC_UNARY_LEAKY_RELU = 5,   /* x < 0 ? a*x : x, a = clip_min (ONNX LeakyRelu alpha) */
+  SC_UNARY_HARD_SIGMOID = 6, /* max(0, min(1, a*x + b)), a = clip_min, b = clip_max */
+  SC_UNARY_HARD_SWISH = 7,   /* x * max(0, min(1, x/6 + 1/2)) */
+  SC_UNARY_TANH = 8,         /* tanh(x), relative error <= 1e-6 */
+  SC_UNARY_SILU = 9,         /* x * sigmoid(x) (SiLU / Swish) */
 } sc_unary;
 
 /**
  * out[i] = kind(in[i]) for i < count. clip_min / clip_max are read for
- * SC_UNARY_CLIP only (use ±INFINITY for a missing bound; NaN bounds are
- * SC_INVALID_ARGUMENT; clip_min > clip_max gives clip_max everywhere, as ONNX
- * Runtime does). In place allowed.
+ * SC_UNARY_CLIP (use ±INFINITY for a missing bound; clip_min > clip_max gives
+ * clip_max everywhere, as ONNX Runtime does) and carry the parameters of
+ * SC_UNARY_LEAKY_RELU and SC_UNARY_HARD_SIGMOID; where read, NaN is
+ * SC_INVALID_ARGUMENT. In place allowed.
  */
 sc_status sc_activation_apply(int64_t count, const float *in, float *out, sc_unary kind,
                               float clip_min, float clip_max, int32_t threads);

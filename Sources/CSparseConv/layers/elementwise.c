@@ -45,6 +45,27 @@ SC_LAY_INLINE void unary_simple_body(const float *in, float *out, int64_t n, sc_
       out[i] = t > hi ? hi : t;
     }
     break;
+  case SC_UNARY_LEAKY_RELU:
+    SC_LAY_VECTORIZE
+    for (int64_t i = 0; i < n; i++) out[i] = in[i] < 0.0f ? lo * in[i] : in[i];
+    break;
+  case SC_UNARY_HARD_SIGMOID:
+    SC_LAY_VECTORIZE
+    for (int64_t i = 0; i < n; i++) {
+      /* comparisons written so that NaN falls through both and stays NaN */
+      float t = lo * in[i] + hi;
+      t = t < 0.0f ? 0.0f : t;
+      out[i] = t > 1.0f ? 1.0f : t;
+    }
+    break;
+  case SC_UNARY_HARD_SWISH:
+    SC_LAY_VECTORIZE
+    for (int64_t i = 0; i < n; i++) {
+      float t = in[i] * (1.0f / 6.0f) + 0.5f;
+      t = t < 0.0f ? 0.0f : t;
+      out[i] = in[i] * (t > 1.0f ? 1.0f : t);
+    }
+    break;
   default: /* identity */
     if (in != out)
       SC_LAY_VECTORIZE
@@ -59,6 +80,22 @@ SC_LAY_MULTI_TARGET(unary_simple,
 static void sigmoid__scalar(const float *in, float *out, int64_t n) {
   for (int64_t i = 0; i < n; i++) out[i] = sc_lay_sigmoid_scalar(in[i]);
 }
+
+static void silu__scalar(const float *in, float *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = in[i] * sc_lay_sigmoid_scalar(in[i]);
+}
+
+static void tanh__scalar(const float *in, float *out, int64_t n) {
+  for (int64_t i = 0; i < n; i++) out[i] = tanhf(in[i]);
+}
+
+/* Below this |x|, tanh's odd Taylor series to x^9 is exact to float rounding;
+   above it (1 - e) / (1 + e) with e = exp(-2|x|) has no harmful cancellation. */
+#define SC_TANH_SERIES_LIMIT 0.125f
+#define SC_TANH_C3 (-1.0f / 3.0f)
+#define SC_TANH_C5 (2.0f / 15.0f)
+#define SC_TANH_C7 (-17.0f / 315.0f)
+#define SC_TANH_C9 (62.0f / 2835.0f)
 
 #if SC_X86
 /* sigmoid(x) = 1 / (1 + e) for x >= 0 and e / (1 + e) for x < 0, e = exp(-|x|) <= 1:
@@ -84,6 +121,39 @@ SC_TARGET_AVX512 static void sigmoid__avx512(const float *in, float *out, int64_
   for (; i < n; i += 16) {
     __mmask16 m = sc_lay_mask16(n - i);
     _mm512_mask_storeu_ps(out + i, m, sigmoid_v16(_mm512_maskz_loadu_ps(m, in + i)));
+  }
+}
+
+SC_TARGET_AVX512 static inline __m512 tanh_v16(__m512 x) {
+  const __m512 one = _mm512_set1_ps(1.0f);
+  __m512 ax = _mm512_abs_ps(x);
+  __m512 e = sc_exp_neg_avx512(_mm512_mul_ps(_mm512_set1_ps(-2.0f), ax));
+  __m512 t = _mm512_div_ps(_mm512_sub_ps(one, e), _mm512_add_ps(one, e));
+  __m512 x2 = _mm512_mul_ps(x, x);
+  __m512 p = _mm512_fmadd_ps(x2, _mm512_set1_ps(SC_TANH_C9), _mm512_set1_ps(SC_TANH_C7));
+  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(SC_TANH_C5));
+  p = _mm512_fmadd_ps(x2, p, _mm512_set1_ps(SC_TANH_C3));
+  p = _mm512_mul_ps(_mm512_mul_ps(x2, p), ax);
+  __m512 series = _mm512_add_ps(ax, p);
+  __mmask16 small = _mm512_cmp_ps_mask(ax, _mm512_set1_ps(SC_TANH_SERIES_LIMIT), _CMP_LT_OQ);
+  __m512 r = _mm512_mask_blend_ps(small, t, series);
+  /* sign of x back on; NaN inputs stay NaN (every step above propagates them) */
+  __m512i sign = _mm512_and_si512(_mm512_castps_si512(x), _mm512_set1_epi32((int)0x80000000u));
+  return _mm512_castsi512_ps(_mm512_or_si512(_mm512_castps_si512(r), sign));
+}
+
+SC_TARGET_AVX512 static void tanh__avx512(const float *in, float *out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = sc_lay_mask16(n - i);
+    _mm512_mask_storeu_ps(out + i, m, tanh_v16(_mm512_maskz_loadu_ps(m, in + i)));
+  }
+}
+
+SC_TARGET_AVX512 static void silu__avx512(const float *in, float *out, int64_t n) {
+  for (int64_t i = 0; i < n; i += 16) {
+    __mmask16 m = sc_lay_mask16(n - i);
+    __m512 x = _mm512_maskz_loadu_ps(m, in + i);
+    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(x, sigmoid_v16(x)));
   }
 }
 
@@ -115,6 +185,39 @@ SC_TARGET_AVX2 static void sigmoid__avx2(const float *in, float *out, int64_t n)
     }
   }
 }
+SC_TARGET_AVX2 static inline __m256 tanh_v8(__m256 x) {
+  const __m256 one = _mm256_set1_ps(1.0f);
+  const __m256 sign_bit = _mm256_set1_ps(-0.0f);
+  __m256 ax = _mm256_andnot_ps(sign_bit, x);
+  __m256 e = sc_exp_neg_avx2(_mm256_mul_ps(_mm256_set1_ps(-2.0f), ax));
+  __m256 t = _mm256_div_ps(_mm256_sub_ps(one, e), _mm256_add_ps(one, e));
+  __m256 x2 = _mm256_mul_ps(x, x);
+  __m256 p = _mm256_fmadd_ps(x2, _mm256_set1_ps(SC_TANH_C9), _mm256_set1_ps(SC_TANH_C7));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(SC_TANH_C5));
+  p = _mm256_fmadd_ps(x2, p, _mm256_set1_ps(SC_TANH_C3));
+  p = _mm256_mul_ps(_mm256_mul_ps(x2, p), ax);
+  __m256 series = _mm256_add_ps(ax, p);
+  __m256 small = _mm256_cmp_ps(ax, _mm256_set1_ps(SC_TANH_SERIES_LIMIT), _CMP_LT_OQ);
+  __m256 r = _mm256_blendv_ps(t, series, small);
+  return _mm256_or_ps(r, _mm256_and_ps(sign_bit, x));
+}
+
+/* One masked tail step of an AVX2 stream of f over 8 floats. */
+#define SC_AVX2_STREAM(f, in, out, n)                                           \
+  for (int64_t i = 0; i < (n); i += 8) {                                       \
+    if (i + 8 <= (n)) {                                                        \
+      _mm256_storeu_ps((out) + i, f(_mm256_loadu_ps((in) + i)));               \
+    } else {                                                                   \
+      __m256i m = sc_lay_mask8((n) - i);                                       \
+      _mm256_maskstore_ps((out) + i, m, f(_mm256_maskload_ps((in) + i, m)));   \
+    }                                                                          \
+  }
+
+SC_TARGET_AVX2 static inline __m256 silu_v8(__m256 x) { return _mm256_mul_ps(x, sigmoid_v8(x)); }
+
+SC_TARGET_AVX2 static void tanh__avx2(const float *in, float *out, int64_t n) { SC_AVX2_STREAM(tanh_v8, in, out, n) }
+
+SC_TARGET_AVX2 static void silu__avx2(const float *in, float *out, int64_t n) { SC_AVX2_STREAM(silu_v8, in, out, n) }
 #endif
 
 typedef struct unary_ctx {
@@ -145,6 +248,24 @@ static void unary_range(const void *vctx, int64_t b, int64_t e) {
       sigmoid__scalar(in, out, n);
     return;
   }
+  if (c->kind == SC_UNARY_TANH) {
+#if SC_X86
+    if (c->isa == SC_ISA_AVX512) tanh__avx512(in, out, n);
+    else if (c->isa == SC_ISA_AVX2) tanh__avx2(in, out, n);
+    else
+#endif
+      tanh__scalar(in, out, n);
+    return;
+  }
+  if (c->kind == SC_UNARY_SILU) {
+#if SC_X86
+    if (c->isa == SC_ISA_AVX512) silu__avx512(in, out, n);
+    else if (c->isa == SC_ISA_AVX2) silu__avx2(in, out, n);
+    else
+#endif
+      silu__scalar(in, out, n);
+    return;
+  }
   if (c->isa == SC_ISA_AVX512) unary_simple__avx512(in, out, n, c->kind, c->lo, c->hi);
   else if (c->isa == SC_ISA_AVX2) unary_simple__avx2(in, out, n, c->kind, c->lo, c->hi);
   else unary_simple__scalar(in, out, n, c->kind, c->lo, c->hi);
@@ -153,14 +274,17 @@ static void unary_range(const void *vctx, int64_t b, int64_t e) {
 sc_status sc_activation_apply(int64_t count, const float *in, float *out, sc_unary kind,
                               float clip_min, float clip_max, int32_t threads) {
   if (!in || !out || count <= 0 || threads < 0) return SC_INVALID_ARGUMENT;
-  if ((int)kind < SC_UNARY_IDENTITY || (int)kind > SC_UNARY_CLIP) return SC_INVALID_ARGUMENT;
-  if (kind == SC_UNARY_CLIP && (isnan(clip_min) || isnan(clip_max))) return SC_INVALID_ARGUMENT;
+  if ((int)kind < SC_UNARY_IDENTITY || (int)kind > SC_UNARY_SILU) return SC_INVALID_ARGUMENT;
+  if ((kind == SC_UNARY_CLIP || kind == SC_UNARY_HARD_SIGMOID) && (isnan(clip_min) || isnan(clip_max)))
+    return SC_INVALID_ARGUMENT;
+  if (kind == SC_UNARY_LEAKY_RELU && isnan(clip_min)) return SC_INVALID_ARGUMENT;
   int64_t elems;
   if (!sc_layers_elems(&elems, count, 1, 1, 1)) return SC_SIZE_OVERFLOW;
   unary_ctx ctx = {in, out, count, kind, clip_min, clip_max, sc_cpu_isa()};
   int64_t pieces = (count + SC_LAY_PIECE - 1) / SC_LAY_PIECE;
   /* sigmoid costs ~20 flops an element: parallel from a quarter of the size */
-  int64_t work = kind == SC_UNARY_SIGMOID && count < INT64_MAX / 4 ? count * 4 : count;
+  bool transcendental = kind == SC_UNARY_SIGMOID || kind == SC_UNARY_TANH || kind == SC_UNARY_SILU;
+  int64_t work = transcendental && count < INT64_MAX / 4 ? count * 4 : count;
   sc_lay_parallel(sc_layers_threads(threads, work, pieces), pieces, unary_range, &ctx);
   return SC_OK;
 }

@@ -76,8 +76,11 @@ extension Model {
                 for c in 0..<bn.channels where b[c] == 0 && a[c].isFinite && (a[c] == 0 || inputs[0].contains(c)) {
                     result.insert(c)
                 }
-            case .relu, .relu6, .maxPool, .averagePool, .globalAveragePool:
+            case .relu, .relu6, .maxPool, .averagePool, .globalAveragePool, .leakyRelu, .prelu, .tanh, .hardSwish, .silu:
+                // f(0) = 0: a zero channel stays zero.
                 result = inputs[0]
+            case .channelSelect(let indices):
+                for (k, c) in indices.enumerated() where inputs[0].contains(c) { result.insert(k) }
             case .clip(let low, let high):
                 if low <= 0 && high >= 0 { result = inputs[0] }
             case .flatten:
@@ -111,7 +114,7 @@ extension Model {
                         if zero { result.insert(o) }
                     }
                 }
-            case .sigmoid, .softmax:
+            case .sigmoid, .softmax, .hardSigmoid:
                 break
             }
             dead[node.name] = result
@@ -162,7 +165,7 @@ extension Model {
                     } else {
                         restrict(input, to: []); restrict(out, to: [])
                     }
-                case .batchNorm, .relu, .relu6, .clip, .maxPool, .averagePool, .globalAveragePool:
+                case .batchNorm, .relu, .relu6, .clip, .maxPool, .averagePool, .globalAveragePool, .leakyRelu, .tanh, .hardSwish, .silu:
                     equalize([node.inputs[0], out])
                 case .add:
                     equalize([node.inputs[0], node.inputs[1], out])
@@ -191,7 +194,7 @@ extension Model {
                     restrict(out, to: expanded)
                 case .fullyConnected:
                     restrict(out, to: [])   // input features drop freely (weight columns)
-                case .sigmoid, .softmax, .channelShuffle:
+                case .sigmoid, .softmax, .channelShuffle, .hardSigmoid, .prelu, .channelSelect:
                     restrict(node.inputs[0], to: []); restrict(out, to: [])
                 }
             }

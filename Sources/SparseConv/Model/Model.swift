@@ -35,6 +35,8 @@ public struct Model: Sendable {
     /// importer so that an exported model keeps the initializer names it was
     /// loaded with; nodes without an entry get `<node>.weight`-style names.
     public var parameterNames: [String: [String]] = [:]
+    /// What the ONNX importer folded, removed and fused; nil for models not read from ONNX.
+    public var importSummary: ONNXImportSummary? = nil
 
     public init(name: String, inputShape: [Int], nodes: [Node], output: String? = nil) throws {
         guard inputShape.count == 3, inputShape.allSatisfy({ $0 >= 1 && $0 <= Int(Int32.max) }) else {
@@ -208,13 +210,30 @@ enum ShapeInference {
                 throw SparseConvError.shapeMismatch(what: "batch norm channels", expected: [bn.channels], actual: [inputs[0].first ?? 0])
             }
             return inputs[0]
-        case .relu, .relu6, .sigmoid, .clip, .softmax:
+        case .relu, .relu6, .sigmoid, .clip, .softmax, .leakyRelu, .tanh, .hardSigmoid, .hardSwish, .silu:
             return inputs[0]
+        case .prelu(let slopes):
+            guard slopes.count == 1 || (inputs[0].count >= 1 && slopes.count == inputs[0][0]) else {
+                throw SparseConvError.shapeMismatch(what: "PRelu slopes", expected: [inputs[0].first ?? 0], actual: [slopes.count])
+            }
+            return inputs[0]
+        case .channelSelect(let indices):
+            let x = try featureMap(inputs[0])
+            guard !indices.isEmpty, indices.allSatisfy({ $0 >= 0 && $0 < x.c }) else {
+                throw SparseConvError.invalidSpec("channel selection \(indices.prefix(8)) out of range for \(x.c) channels")
+            }
+            return [indices.count, x.h, x.w]
         case .maxPool(let pool), .averagePool(let pool):
             let x = try featureMap(inputs[0])
-            guard let oh = PoolLayer.outputExtent(x.h, kernel: pool.kernelSize.height, stride: pool.stride.height,
+            guard pool.dilation.height >= 1, pool.dilation.width >= 1 else {
+                throw SparseConvError.invalidSpec("pooling dilation \(pool.dilation) must be at least 1")
+            }
+            if case .averagePool = operation, pool.dilation != (1, 1) {
+                throw SparseConvError.unsupported("dilated average pooling")
+            }
+            guard let oh = PoolLayer.outputExtent(x.h, kernel: pool.span.height, stride: pool.stride.height,
                                                   padBefore: pool.padding.top, padAfter: pool.padding.bottom, ceil: pool.ceilMode),
-                  let ow = PoolLayer.outputExtent(x.w, kernel: pool.kernelSize.width, stride: pool.stride.width,
+                  let ow = PoolLayer.outputExtent(x.w, kernel: pool.span.width, stride: pool.stride.width,
                                                   padBefore: pool.padding.left, padAfter: pool.padding.right, ceil: pool.ceilMode),
                   oh >= 1, ow >= 1 else {
                 throw SparseConvError.invalidSpec("pooling window \(pool.kernelSize) does not fit input \(x.h)×\(x.w)")

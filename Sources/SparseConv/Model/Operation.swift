@@ -92,14 +92,22 @@ public struct PoolLayer: Sendable, Equatable {
     public var countIncludePad: Bool
     /// Whether the output size rounds up (ONNX `ceil_mode`).
     public var ceilMode: Bool
+    /// Spacing of the window's taps (ONNX MaxPool `dilations`); max pooling only.
+    public var dilation: (height: Int, width: Int)
 
     public init(kernelSize: (height: Int, width: Int), stride: (height: Int, width: Int)? = nil, padding: Padding = .zero,
-                countIncludePad: Bool = false, ceilMode: Bool = false) {
+                countIncludePad: Bool = false, ceilMode: Bool = false, dilation: (height: Int, width: Int) = (1, 1)) {
         self.kernelSize = kernelSize
         self.stride = stride ?? kernelSize
         self.padding = padding
         self.countIncludePad = countIncludePad
         self.ceilMode = ceilMode
+        self.dilation = dilation
+    }
+
+    /// The extent the window spans: `(kernel - 1) · dilation + 1`.
+    public var span: (height: Int, width: Int) {
+        ((kernelSize.height - 1) * dilation.height + 1, (kernelSize.width - 1) * dilation.width + 1)
     }
 
     public init(kernel: Int, stride: Int? = nil, padding: Int = 0) {
@@ -108,7 +116,7 @@ public struct PoolLayer: Sendable, Equatable {
 
     public static func == (a: Self, b: Self) -> Bool {
         a.kernelSize == b.kernelSize && a.stride == b.stride && a.padding == b.padding
-            && a.countIncludePad == b.countIncludePad && a.ceilMode == b.ceilMode
+            && a.countIncludePad == b.countIncludePad && a.ceilMode == b.ceilMode && a.dilation == b.dilation
     }
 
     /// Output extent along one axis, or nil when the window never fits.
@@ -167,6 +175,20 @@ public enum LayerOperation: Sendable, Equatable {
     case flatten
     /// Softmax over the last axis.
     case softmax
+    /// `x < 0 ? alpha·x : x`.
+    case leakyRelu(alpha: Float)
+    /// `x < 0 ? slope[c]·x : x` with one slope per channel (or one for all).
+    case prelu(slopes: [Float])
+    case tanh
+    /// `max(0, min(1, alpha·x + beta))`.
+    case hardSigmoid(alpha: Float, beta: Float)
+    /// `x · max(0, min(1, x/6 + 1/2))` (MobileNet v3).
+    case hardSwish
+    /// `x · sigmoid(x)` (SiLU / Swish: EfficientNet).
+    case silu
+    /// Output channel k is input channel `indices[k]` (ONNX Split, Slice or
+    /// Gather along channels: ShuffleNet v2's channel split).
+    case channelSelect(indices: [Int])
 
     /// A short name for messages and plan descriptions.
     public var kindName: String {
@@ -187,6 +209,13 @@ public enum LayerOperation: Sendable, Equatable {
         case .fullyConnected: return "fc"
         case .flatten: return "flatten"
         case .softmax: return "softmax"
+        case .leakyRelu: return "leakyrelu"
+        case .prelu: return "prelu"
+        case .tanh: return "tanh"
+        case .hardSigmoid: return "hardsigmoid"
+        case .hardSwish: return "hardswish"
+        case .silu: return "silu"
+        case .channelSelect: return "select"
         }
     }
 

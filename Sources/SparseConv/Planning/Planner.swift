@@ -99,8 +99,13 @@ public struct Planner: Sendable {
         case .batchNorm(let bn):
             let (a, b) = bn.affine
             return other(.affine(multiplier: a, offset: b, spatial: count / bn.channels), bytesMoved: traffic)
-        case .relu, .relu6, .sigmoid, .clip:
+        case .relu, .relu6, .sigmoid, .clip, .leakyRelu, .tanh, .hardSigmoid, .hardSwish, .silu:
             return other(.activation(node.operation, count: count), bytesMoved: traffic)
+        case .prelu(let slopes):
+            return other(.prelu(slopes: slopes, channels: outputShape[0], spatial: count / outputShape[0]), bytesMoved: traffic)
+        case .channelSelect(let indices):
+            let s = inputShapes[0]
+            return other(.channelSelect(indices: indices, inChannels: s[0], spatial: s[1] * s[2]), bytesMoved: traffic)
         case .maxPool(let pool), .averagePool(let pool):
             let s = inputShapes[0]
             let geometry = PoolGeometry(channels: s[0], height: s[1], width: s[2], outHeight: outputShape[1],

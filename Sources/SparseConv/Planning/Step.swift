@@ -24,6 +24,8 @@ enum StepKernel: @unchecked Sendable {
     case fullyConnected(FullyConnectedLayer)
     case copy(count: Int)
     case softmax(columns: Int)
+    case prelu(slopes: [Float], channels: Int, spatial: Int)
+    case channelSelect(indices: [Int], inChannels: Int, spatial: Int)
 }
 
 /// One step: a kernel reading values and writing one value.
@@ -53,6 +55,8 @@ extension StepKernel {
         case .fullyConnected: "fully connected"
         case .copy: "copy"
         case .softmax: "softmax"
+        case .prelu: "prelu"
+        case .channelSelect: "channel select"
         }
     }
 
@@ -83,8 +87,18 @@ extension StepKernel {
             case .relu6: status = sc_activation_apply(total, x, output, SC_UNARY_RELU6, 0, 0, threads)
             case .sigmoid: status = sc_activation_apply(total, x, output, SC_UNARY_SIGMOID, 0, 0, threads)
             case let .clip(lo, hi): status = sc_activation_apply(total, x, output, SC_UNARY_CLIP, lo, hi, threads)
+            case .leakyRelu(let alpha): status = sc_activation_apply(total, x, output, SC_UNARY_LEAKY_RELU, alpha, 0, threads)
+            case let .hardSigmoid(alpha, beta):
+                status = sc_activation_apply(total, x, output, SC_UNARY_HARD_SIGMOID, alpha, beta, threads)
+            case .hardSwish: status = sc_activation_apply(total, x, output, SC_UNARY_HARD_SWISH, 0, 0, threads)
+            case .tanh: status = sc_activation_apply(total, x, output, SC_UNARY_TANH, 0, 0, threads)
+            case .silu: status = sc_activation_apply(total, x, output, SC_UNARY_SILU, 0, 0, threads)
             default: status = sc_activation_apply(total, x, output, SC_UNARY_IDENTITY, 0, 0, threads)
             }
+        case .maxPool(let g) where g.layer.dilation != (1, 1):
+            // Dilated pooling is rare (no torchvision model uses it): a plain loop, not a C kernel.
+            Self.dilatedMaxPool(g, batch: batch, x, output)
+            return
         case .maxPool(let g), .averagePool(let g):
             let p = g.layer
             let isMax: Bool = if case .maxPool = self { true } else { false }
@@ -125,7 +139,48 @@ extension StepKernel {
             return
         case .softmax(let columns):
             status = sc_softmax(Int64(batch), Int64(columns), x, output, threads)
+        case let .prelu(slopes, channels, spatial):
+            // Rare in CNNs and memory-bound: a plain loop the compiler vectorizes is enough.
+            for image in 0..<batch {
+                for channel in 0..<channels {
+                    let slope = slopes.count == 1 ? slopes[0] : slopes[channel]
+                    let base = (image * channels + channel) * spatial
+                    for i in base..<(base + spatial) { output[i] = x[i] < 0 ? slope * x[i] : x[i] }
+                }
+            }
+            return
+        case let .channelSelect(indices, inChannels, spatial):
+            for image in 0..<batch {
+                for (k, channel) in indices.enumerated() {
+                    (output + (image * indices.count + k) * spatial).update(from: x + (image * inChannels + channel) * spatial, count: spatial)
+                }
+            }
+            return
         }
         try SparseConvError.check(status, "running a \(kindName) step")
+    }
+
+    /// Max over the taps inside the input; NaN wins, as in the C kernel.
+    static func dilatedMaxPool(_ g: PoolGeometry, batch: Int, _ x: UnsafePointer<Float>, _ output: UnsafeMutablePointer<Float>) {
+        let p = g.layer
+        for plane in 0..<(batch * g.channels) {
+            let source = x + plane * g.height * g.width, target = output + plane * g.outHeight * g.outWidth
+            for oy in 0..<g.outHeight {
+                for ox in 0..<g.outWidth {
+                    var best = -Float.infinity
+                    for ky in 0..<p.kernelSize.height {
+                        let iy = oy * p.stride.height - p.padding.top + ky * p.dilation.height
+                        guard iy >= 0, iy < g.height else { continue }
+                        for kx in 0..<p.kernelSize.width {
+                            let ix = ox * p.stride.width - p.padding.left + kx * p.dilation.width
+                            guard ix >= 0, ix < g.width else { continue }
+                            let value = source[iy * g.width + ix]
+                            if !best.isNaN && !(value <= best) { best = value }
+                        }
+                    }
+                    target[oy * g.outWidth + ox] = best
+                }
+            }
+        }
     }
 }

@@ -116,6 +116,7 @@ struct ONNXExporter {
             let isMax: Bool
             if case .maxPool = node.operation { isMax = true } else { isMax = false }
             if !isMax { attributes.append(.int("count_include_pad", pool.countIncludePad ? 1 : 0)) }
+            if pool.dilation != (1, 1) { attributes.append(.ints("dilations", [pool.dilation.height, pool.dilation.width])) }
             append(isMax ? "MaxPool" : "AveragePool", name, node.inputs, name, attributes)
         case .globalAveragePool:
             append("GlobalAveragePool", name, node.inputs, name)
@@ -157,6 +158,30 @@ struct ONNXExporter {
             append("Flatten", name, node.inputs, name, [.int("axis", 1)])
         case .softmax:
             append("Softmax", name, node.inputs, name, [.int("axis", -1)])
+        case .leakyRelu(let alpha):
+            append("LeakyRelu", name, node.inputs, name, [.float("alpha", alpha)])
+        case .prelu(let slopes):
+            // [C, 1, 1] broadcasts against [N, C, H, W] per channel; a single slope as [1].
+            let rank = (model.shapes[node.inputs[0]] ?? []).count
+            let dims = slopes.count == 1 ? [1] : [slopes.count] + Array(repeating: 1, count: max(rank - 1, 0))
+            let slope = slopes.withUnsafeBufferPointer { addInitializer(parameterName(0, "slope"), dims: dims, values: $0) }
+            append("PRelu", name, [node.inputs[0], slope], name)
+        case .tanh:
+            append("Tanh", name, node.inputs, name)
+        case let .hardSigmoid(alpha, beta):
+            append("HardSigmoid", name, node.inputs, name, [.float("alpha", alpha), .float("beta", beta)])
+        case .hardSwish:
+            // Opset 13 has no HardSwish: written as PyTorch writes it there, x · HardSigmoid(x).
+            let gate = unique("\(name).gate")
+            append("HardSigmoid", gate, node.inputs, gate, [.float("alpha", 1 / 6), .float("beta", 0.5)])
+            append("Mul", name, [node.inputs[0], gate], name)
+        case .silu:
+            let gate = unique("\(name).sigmoid")
+            append("Sigmoid", gate, node.inputs, gate)
+            append("Mul", name, [node.inputs[0], gate], name)
+        case .channelSelect(let indices):
+            let list = addInitializer(unique("\(name).indices"), int64: indices)
+            append("Gather", name, [node.inputs[0], list], name, [.int("axis", 1)])
         }
     }
 
