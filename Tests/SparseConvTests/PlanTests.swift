@@ -66,6 +66,21 @@ import Testing
         #expect(plan.description.contains("depthwise"))
     }
 
+    /// The profile runs the same steps as `run`: one timing per step, in
+    /// order, and it leaves the plan's results unchanged.
+    @Test func profileTimesEveryStepInOrder() throws {
+        let plan = try Planner(mode: .estimate, threads: 2).plan(try Zoo.lenet5.model(seed: 3))
+        let x = try Tensor.random(shape: plan.inputShape, seed: 4)
+        let before = try plan.run(x)
+        let timings = try plan.profile(x, repetitions: 3)
+        #expect(timings.map(\.name) == plan.steps.map(\.name))
+        #expect(timings.allSatisfy { $0.milliseconds.isFinite && $0.milliseconds >= 0 })
+        #expect(timings.contains { $0.path != nil })
+        #expect(try plan.run(x).scalars == before.scalars)
+        #expect(throws: SparseConvError.self) { try plan.profile(x, repetitions: 0) }
+        #expect(throws: SparseConvError.self) { try plan.profile(try Tensor(shape: [1, 1, 8, 8]), repetitions: 1) }
+    }
+
     @Test func planRunsConcurrentlyWithSeparateInputs() async throws {
         let (model, _) = try Zoo.resnet18.model(seed: 8, inputSize: 64).pruned(PruningOptions(granularity: .kernel, sparsity: 0.7))
         let plan = try Planner(mode: .estimate, threads: 1).plan(model)

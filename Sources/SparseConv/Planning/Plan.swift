@@ -179,21 +179,33 @@ public final class Plan: @unchecked Sendable {
         guard context.buffers.count == slotSizes.count, context.workspace.capacity >= workspaceBytes else {
             throw SparseConvError.invalidArgument("the execution context belongs to another plan")
         }
+        try execute(input, context: context, eachStep: { _, run in try run() }, finish: { result in
+            output.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: result, count: $0.count) }
+        })
+    }
+
+    /// Runs every step once in order. `eachStep(index, run)` must call `run`
+    /// (profiling times it); `finish` sees the output value before the
+    /// input's storage is released.
+    private func execute(_ input: Tensor, context: ExecutionContext,
+                         eachStep: (Int, () throws -> Void) throws -> Void,
+                         finish: (UnsafePointer<Float>) -> Void) throws {
         let threadCount = Int32(threads)
         try input.withUnsafeBufferPointer { inputBuffer in
             func pointer(_ value: Int) -> UnsafeMutablePointer<Float> {
                 value == 0 ? UnsafeMutablePointer(mutating: inputBuffer.baseAddress!) : context.buffers[valueSlots[value]]
             }
-            for step in steps {
+            for (index, step) in steps.enumerated() {
                 // The operand pointers live on the stack: a run allocates nothing.
                 try withUnsafeTemporaryAllocation(of: UnsafePointer<Float>?.self, capacity: step.inputs.count) { inputs in
                     for (slot, value) in step.inputs.enumerated() { inputs[slot] = UnsafePointer(pointer(value)) }
-                    try step.kernel.run(batch: batch, inputs: UnsafeBufferPointer(inputs), output: pointer(step.output),
-                                        context: context, threads: threadCount)
+                    try eachStep(index) {
+                        try step.kernel.run(batch: batch, inputs: UnsafeBufferPointer(inputs), output: pointer(step.output),
+                                            context: context, threads: threadCount)
+                    }
                 }
             }
-            let result = UnsafePointer(pointer(outputValue))
-            output.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: result, count: $0.count) }
+            finish(UnsafePointer(pointer(outputValue)))
         }
     }
 }
@@ -221,25 +233,13 @@ extension Plan {
         let context = try makeContext()
         var samples = [[Double]](repeating: [], count: steps.count)
         let clock = ContinuousClock()
-        let threadCount = Int32(threads)
-        try input.withUnsafeBufferPointer { inputBuffer in
-            func pointer(_ value: Int) -> UnsafeMutablePointer<Float> {
-                value == 0 ? UnsafeMutablePointer(mutating: inputBuffer.baseAddress!) : context.buffers[valueSlots[value]]
-            }
-            for run in 0...repetitions {
-                for (index, step) in steps.enumerated() {
-                    let inputs = step.inputs.map { UnsafePointer<Float>?(pointer($0)) }
-                    let start = clock.now
-                    try inputs.withUnsafeBufferPointer {
-                        try step.kernel.run(batch: batch, inputs: $0, output: pointer(step.output), context: context, threads: threadCount)
-                    }
-                    let elapsed = clock.now - start
-                    if run > 0 {
-                        let (seconds, attoseconds) = elapsed.components
-                        samples[index].append((Double(seconds) + Double(attoseconds) * 1e-18) * 1e3)
-                    }
-                }
-            }
+        for run in 0...repetitions {   // run 0 warms up
+            try execute(input, context: context, eachStep: { index, step in
+                let start = clock.now
+                try step()
+                let (seconds, attoseconds) = (clock.now - start).components
+                if run > 0 { samples[index].append((Double(seconds) + Double(attoseconds) * 1e-18) * 1e3) }
+            }, finish: { _ in })
         }
         let pathByName = Dictionary(layers.compactMap { layer in layer.path.map { (layer.name, $0) } }, uniquingKeysWith: { a, _ in a })
         return steps.enumerated().map { index, step in
