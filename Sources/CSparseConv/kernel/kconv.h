@@ -71,6 +71,9 @@ typedef struct sc_kconv_kernels {
      NULL where gen/gen_ml serve. */
   sc_kconv_spmm_fn spmm[SC_KCONV_VMAX + 1][2];
   int32_t spmm_v; /* pixel vectors per 1x1 tile */
+  /* s3 tile limits when they differ from gen's (0: vectors 4, R*V rv_max).
+     AVX2 keeps 3 weights beside the accumulators and spills past about 10. */
+  int32_t s3_vmax, s3_rv_max;
 } sc_kconv_kernels;
 
 #if SC_X86

@@ -28,8 +28,9 @@
  *
  * Tiles: "row" tiles are R output rows x V vectors of columns, written in
  * place with a masked last vector; 3x3 stride-1 undilated layers use the
- * s3 microkernel where the 9 weights stay in registers and each input row
- * vector, loaded once, feeds all three kernel rows that read it. "Flat"
+ * s3 microkernel where the weights stay in registers (all 9 on AVX-512, one
+ * kernel column of 3 at a time on AVX2) and each input row vector, loaded
+ * once, feeds all three kernel rows that read it. "Flat"
  * tiles run along the flattened padded-width output (better lane use for
  * narrow images such as 7x7); their results go through a per-thread
  * scratch and the padding columns are dropped. Direct 1x1 is an SpMM over
@@ -428,7 +429,7 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   if (im->direct) {
     im->flat = 1;
   } else {
-    const bool s3 = op->isa == SC_ISA_AVX512 && kh == 3 && kw == 3 && d->stride_h == 1 &&
+    const bool s3 = op->isa != SC_ISA_SCALAR && im->k.s3[1][1] && kh == 3 && kw == 3 && d->stride_h == 1 &&
                     d->stride_w == 1 && d->dilation_h == 1 && d->dilation_w == 1;
     const int64_t vrow = (OW + L - 1) / L;
     const double eff_row = (double)OW / (double)(vrow * L) * (s3 ? 1.3 : 1.0);
@@ -436,7 +437,7 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
     const double eff_flat = (double)OH * OW / (double)(((qend + L - 1) / L) * L);
     im->flat = eff_flat > eff_row;
     im->use_s3 = s3 && !im->flat;
-    if (im->use_s3) {
+    if (im->use_s3 && im->k.s3a[1][1]) {
       /* aligned rows: Wph a multiple of 16 (extra zero columns) */
       const int64_t Wph = (im->Wph + 15) & ~(int64_t)15;
       const int64_t plane = (int64_t)im->Hph * Wph;
@@ -459,8 +460,14 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
     im->nchunks = 1;
     max_read = im->ntiles * im->Vm * L;
   } else {
-    im->Vm = SC_MIN(4, (OW + L - 1) / L);
-    im->Rm = SC_MIN(OH, SC_MIN(SC_KCONV_RMAX, rv_max / im->Vm));
+    const int32_t vmax = im->use_s3 && im->k.s3_vmax ? im->k.s3_vmax : 4;
+    const int32_t rvmax = im->use_s3 && im->k.s3_rv_max ? im->k.s3_rv_max : rv_max;
+    im->Vm = SC_MIN(vmax, (OW + L - 1) / L);
+    /* Rows per tile: as many as the registers allow, spread evenly over the
+       row bands so that no band is a thin remainder (14 rows: 5+5+4, not 6+6+2). */
+    const int32_t rcap = SC_MIN(SC_KCONV_RMAX, rvmax / im->Vm);
+    const int32_t bands = (OH + rcap - 1) / rcap;
+    im->Rm = (OH + bands - 1) / bands;
     im->nchunks = (OW + (int64_t)im->Vm * L - 1) / ((int64_t)im->Vm * L);
     im->ntiles = ((OH + im->Rm - 1) / im->Rm) * im->nchunks;
     max_read = (int64_t)(OH - 1) * im->Wph + im->nchunks * im->Vm * L;
