@@ -156,8 +156,31 @@ static SC_TARGET_AVX2 void f32_spconv_fill_row__avx2(float *row, int32_t wq, con
   if (j < wq) sc_spconv_fill_row_scalar(row + j, wq - j, src, xs + j, 1, in_w);
 }
 
+static SC_TARGET_AVX2 void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq, int32_t rows,
+                                                       const float *src, int32_t in_w,
+                                                       int32_t pad_left) {
+  const int32_t tail = in_w & 7, body = in_w - tail;
+  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+  const __m256i tm = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), iota);
+  const int32_t right = wq - pad_left - in_w;
+  for (int32_t r = 0; r < rows; r++, dst += wq, src += in_w) {
+    for (int32_t i = 0; i < pad_left; i++) dst[i] = 0.0f;
+    float *d = dst + pad_left;
+    int32_t x = 0;
+    for (; x < body; x += 8) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
+    /* The tail of every row but the last is a whole vector: its extra lanes
+       come from the next source row and land on this row's right padding and
+       the next row's left padding, both written after it. Masked stores are
+       slow on Zen 3 and 7-wide rows are all tail. */
+    if (tail && r + 1 < rows) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
+    else if (tail) _mm256_maskstore_ps(d + x, tm, _mm256_maskload_ps(src + x, tm));
+    for (int32_t i = 0; i < right; i++) d[in_w + i] = 0.0f;
+  }
+}
+
 void sc_spconv_kernels_avx2(sc_spconv_kernels *k) {
   k->fill_row = f32_spconv_fill_row__avx2;
+  k->fill_rows1 = f32_spconv_fill_rows1__avx2;
   k->lanes = 8;
   k->tmax_single = 8;
   k->tmax_pair = 6;

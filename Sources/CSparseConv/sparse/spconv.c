@@ -143,6 +143,23 @@ static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img
       for (int32_t x = 0; x < s->nsx; x++) {
         float *pl = dst + ci * s->chan + ((int64_t)a * s->nsx + x) * s->plane;
         const int64_t xs = (int64_t)s->phase_x[x] - d->pad_left;
+        if (d->stride_w == 1 && s->k.fill_rows1 && xs <= 0 && s->wq >= d->in_w - xs) {
+          /* rows [ra, rz) lie inside the input; the rest are zero rows */
+          const int64_t y0 = ry0 * d->stride_h + s->phase_y[a] - d->pad_top;
+          int64_t ra = 0, rz = s->hb;
+          while (ra < rz && y0 + ra * d->stride_h < 0) ra++;
+          while (rz > ra && y0 + (rz - 1) * d->stride_h >= d->in_h) rz--;
+          if (ra > 0) memset(pl, 0, sizeof(float) * (size_t)(ra * wq));
+          if (rz > ra && d->stride_h == 1)
+            s->k.fill_rows1(pl + ra * wq, wq, (int32_t)(rz - ra), src + (y0 + ra) * d->in_w, d->in_w,
+                            (int32_t)-xs);
+          else
+            for (int64_t r = ra; r < rz; r++)
+              s->k.fill_rows1(pl + r * wq, wq, 1, src + (y0 + r * d->stride_h) * d->in_w, d->in_w,
+                              (int32_t)-xs);
+          if (rz < s->hb) memset(pl + rz * wq, 0, sizeof(float) * (size_t)((s->hb - rz) * wq));
+          continue;
+        }
         for (int32_t r = 0; r < s->hb; r++) {
           float *row = pl + (int64_t)r * wq;
           const int64_t y = (ry0 + r) * d->stride_h + s->phase_y[a] - d->pad_top;
@@ -287,6 +304,13 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
     float *psum = s->nch > 1 ? (float *)(mine + sc_round_up(sizeof(float) * (size_t)s->buf)) : NULL;
     int64_t b, e;
     sc_split(items, nt, tid, &b, &e);
+    /* With one row slice per thread, every thread walks the same bands in
+       the same order: build each band's planes once, in thread 0's buffer,
+       each thread taking a share of the input channels, instead of every
+       thread building all of them (512 ch 3x3 at 7x7, 90 %: the build was
+       an eighth of the run). */
+    const int shared = !s->direct && ncs > 1 && ncs == nt;
+    float *const shared_buf = (float *)workspace;
     for (int64_t it = b; it < e; it++) {
       const int64_t cs = it / bands, rest = it % bands;
       const int64_t n = rest / s->nb;
@@ -297,18 +321,33 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
       const float *in;
       if (s->direct) {
         in = input + n * in_img + y0 * d->in_w;
+      } else if (shared) {
+        int64_t c0, c1;
+        sc_split(d->in_channels, nt, tid, &c0, &c1);
+        fill_band(op, s, input + n * in_img, band, shared_buf, (int32_t)c0, (int32_t)c1);
+        in = shared_buf;
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
       } else {
         fill_band(op, s, input + n * in_img, band, buf, 0, d->in_channels);
         in = buf;
       }
       run_band(op, s, in, output + n * out_img + y0 * op->out_w, &s->band[band == s->nb - 1],
                psum, r0, r1);
+      if (shared) {
+        /* the next band's build overwrites the planes */
+#ifdef _OPENMP
+#pragma omp barrier
+#endif
+      }
     }
   }
   return SC_OK;
 }
 
 static void pick_kernels(sc_isa isa, sc_spconv_kernels *k) {
+  *k = (sc_spconv_kernels){0};
 #if SC_X86
   if (isa == SC_ISA_AVX512) {
     sc_spconv_kernels_avx512(k);

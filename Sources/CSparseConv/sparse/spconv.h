@@ -45,6 +45,12 @@ typedef void (*sc_spconv_fill_row)(float *row, int32_t wq, const float *src, int
 void sc_spconv_fill_range(int32_t wq, int64_t xs, int32_t sw, int32_t in_w, int32_t *lo, int32_t *hi);
 void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t xs, int32_t sw,
                                int32_t in_w);
+/* Stride-1 rows, all inside the input: rows of pitch wq from source rows of
+   pitch in_w, each pad_left zeros, in_w copied floats, then zeros to wq
+   (wq >= pad_left + in_w). One call per plane, so short rows (7x7 layers)
+   do not pay a call and edge logic per row. */
+typedef void (*sc_spconv_fill_rows1)(float *dst, int32_t wq, int32_t rows, const float *src,
+                                     int32_t in_w, int32_t pad_left);
 
 /* Microkernel tables, indexed by tile size T in [1, tmax]; [0] unused.
    single: one output channel per row; pair: two channels sharing positions. */
@@ -55,6 +61,7 @@ typedef struct sc_spconv_kernels {
   sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
   sc_spconv_fill_row fill_row;
+  sc_spconv_fill_rows1 fill_rows1; /* NULL: fill_row per row */
 } sc_spconv_kernels;
 
 void sc_spconv_kernels_scalar(sc_spconv_kernels *k);
