@@ -42,10 +42,13 @@ int main(int argc,char**argv){
   float*x=sc_aligned_alloc(in_n*4),*y=sc_aligned_alloc(out_n*4);
   for(long i=0;i<in_n;i++)x[i]=rnd()-0.5;
   size_t ws=sc_conv_op_workspace_size(op,1,th); void*wsp=ws?sc_aligned_alloc(ws):0;
-  for(int i=0;i<5;i++) sc_conv_op_run(op,1,x,y,wsp,ws,th);
+  /* RUNS=N: exactly N timed runs after one warm-up (the sanitizer sweep) */
+  const int runs=getenv("RUNS")?atoi(getenv("RUNS")):0;
+  for(int i=0;i<(runs?1:5);i++) sc_conv_op_run(op,1,x,y,wsp,ws,th);
   double s[400]; int n=0; double t0=now();
+  if(runs>0) while(n<runs&&n<400){ double a=now();sc_conv_op_run(op,1,x,y,wsp,ws,th);s[n++]=now()-a; }
   static char *junk; if(getenv("COLD")&&!junk){junk=malloc(64<<20);}
-  while(n<400 && (n<20 || now()-t0<0.5)){ if(junk){ for(long i=0;i<(64<<20);i+=64) junk[i]++; } double a=now();sc_conv_op_run(op,1,x,y,wsp,ws,th);s[n++]=now()-a;}
+  while(!runs && n<400 && (n<20 || now()-t0<0.5)){ if(junk){ for(long i=0;i<(64<<20);i+=64) junk[i]++; } double a=now();sc_conv_op_run(op,1,x,y,wsp,ws,th);s[n++]=now()-a;}
   qsort(s,n,sizeof(double),cmp);
   double dense=2.0*nw*oh*ow, useful=2.0*kept*oh*ow;
   printf("%-9s sp=%.2f  min %.4f ms  med %.4f ms  eff %.1f  useful %.1f GF/s (med)  stored=%ld\n", sc_path_name(path), 1.0-(double)kept/nw, s[0]*1e3, s[n/2]*1e3, dense/s[n/2]*1e-9, useful/s[n/2]*1e-9, (long)sc_conv_op_stored_weights(op));

@@ -168,11 +168,12 @@ static SC_TARGET_AVX2 void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq, i
     float *d = dst + pad_left;
     int32_t x = 0;
     for (; x < body; x += 8) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
-    /* The tail of every row but the last is a whole vector: its extra lanes
-       come from the next source row and land on this row's right padding and
-       the next row's left padding, both written after it. Masked stores are
-       slow on Zen 3 and 7-wide rows are all tail. */
-    if (tail && r + 1 < rows) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
+    /* The tail of a row whose next row holds the 8 - tail floats past it is
+       a whole vector: its extra lanes come from that next source row and
+       land on this row's right padding and the next destination row, both
+       written after it. Masked stores are slow on Zen 3 and 7-wide rows are
+       all tail. */
+    if (tail && r + 1 < rows && 8 - tail <= in_w) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
     else if (tail) _mm256_maskstore_ps(d + x, tm, _mm256_maskload_ps(src + x, tm));
     for (int32_t i = 0; i < right; i++) d[in_w + i] = 0.0f;
   }
