@@ -3,9 +3,7 @@ import SparseConv
 
 /// Wisdom is an optimization: any bytes must load (possibly as nothing, with
 /// a diagnostic) and never trap.
-@_cdecl("LLVMFuzzerTestOneInput")
-public func fuzzWisdom(_ start: UnsafePointer<UInt8>, _ count: Int) -> CInt {
+func fuzzWisdom(_ start: UnsafePointer<UInt8>, _ count: Int) {
     let wisdom = Wisdom(jsonData: Data(bytes: start, count: count))
     if wisdom.count > 0, wisdom.loadDiagnostic != nil { fatalError("wisdom both loaded and reported unusable") }
-    return 0
 }
