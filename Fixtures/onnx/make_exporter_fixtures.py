@@ -34,6 +34,7 @@ to exporters/rejected/ and have no golden.
                     count_include_pad and ceil_mode, GlobalMaxPool, Flatten axis 2
   shape_arithmetic  Range, Cast, Size, Div, Mul, ConstantOfShape, Squeeze, Expand
                     folded at load time; channels gathered by a computed Range
+  constant_first    Add, Mul and Sub with the constant as the first operand
 """
 import os
 
@@ -366,6 +367,19 @@ def shape_arithmetic():
     return b.model(13)
 
 
+def constant_first():
+    """Add, Mul and Sub with the constant as their first operand, per channel and scalar."""
+    b = Builder("constant_first", 3, 10)
+    b.conv("conv1", 6, 3)
+    b.op("Add", [b.init("add.const", rng.normal(0, 0.2, (1, 6, 1, 1))), b.current], "add", channels=6)
+    b.op("Relu", [b.current], "relu")
+    b.conv("conv2", 6, 3)
+    b.op("Mul", [b.init("mul.const", np.array(1.7)), b.current], "mul", channels=6)
+    b.op("Sub", [b.init("sub.const", rng.normal(0, 0.2, (6, 1, 1))), b.current], "sub", channels=6)
+    b.op("Tanh", [b.current], "tanh")
+    return b.model(13)
+
+
 def rejected():
     os.makedirs(REJECTED, exist_ok=True)
 
@@ -420,6 +434,17 @@ def rejected():
     write("nhwc_input", b.model(13, probe=False))
 
 
+def rejected_later():
+    """Rejected models added after the first set (kept apart so the seeded
+    weights of every earlier file stay as they were)."""
+    # Div of a constant by the activations: a reciprocal, not a channel affine map.
+    b = Builder("reciprocal_div", 3, 8)
+    b.conv("conv", 4, 3)
+    b.op("Div", [b.init("one", np.array(1.0)), b.current], "div", channels=4)
+    with open(os.path.join(REJECTED, "reciprocal_div.onnx"), "wb") as f:
+        f.write(b.model(13, probe=False).SerializeToString())
+
+
 def save(model, name):
     onnx.checker.check_model(model)
     path = os.path.join(HERE, name + ".onnx")
@@ -442,6 +467,8 @@ def main():
     save(pools(), "pools")
     save(shape_arithmetic(), "shape_arithmetic")
     rejected()
+    save(constant_first(), "constant_first")
+    rejected_later()
     total = sum(os.path.getsize(os.path.join(root, f)) for root, _, files in os.walk(HERE) for f in files)
     print(f"exporter fixtures written: {total / 1024:.0f} KB in all")
 

@@ -13,7 +13,7 @@ import Testing
     static func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
 
     static let fixtures = ["torch_script", "torch_dynamo", "tf2onnx_nhwc", "shufflenet_v2", "activations", "pools",
-                           "shape_arithmetic"]
+                           "shape_arithmetic", "constant_first"]
 
     static func load(_ name: String) throws -> (model: Model, input: Tensor, golden: Tensor) {
         (try Model(onnxFile: path("\(name).onnx")), try NumPy.read(contentsOf: path("\(name).input.npy")),
@@ -164,7 +164,8 @@ import Testing
     }
 
     @Test(arguments: [("bn_training", "training_mode"), ("pad_maxpool_signed", "non-negative"),
-                      ("batch_mixing_reshape", "batch"), ("nhwc_input", "inputs-as-nchw")])
+                      ("batch_mixing_reshape", "batch"), ("nhwc_input", "inputs-as-nchw"),
+                      ("reciprocal_div", "reciprocal")])
     func rejectedGraphsSayWhy(name: String, reason: String) throws {
         let (error, text) = Self.message(name)
         #expect(error != nil, "\(name): \(text)")

@@ -339,6 +339,19 @@ struct ONNXImporter {
             summary.folded[node.opType, default: 0] += 1
             return
         }
+        // A constant first operand (Add(c, x), as some converters write it): Add
+        // and Mul commute, and Sub(c, x) is x·(−1) + c; the rest of the importer
+        // sees the activation first. Div(c, x) is a reciprocal, not an affine map.
+        var node = node
+        var negated = false
+        if ["Add", "Mul", "Sub", "Div"].contains(node.opType), node.input.count == 2,
+           constants[node.input[0]] != nil, constants[node.input[1]] == nil {
+            guard node.opType != "Div" else {
+                throw SparseConvError.unsupported("Div of a constant by a tensor (a reciprocal of the activations)")
+            }
+            node.input.swapAt(0, 1)
+            negated = node.opType == "Sub"
+        }
         let attributes = Attributes(node)
         switch node.opType {
         case "Constant":
@@ -530,6 +543,9 @@ struct ONNXImporter {
             var scale = Array(repeating: Float(1), count: channels), shift = Array(repeating: Float(0), count: channels)
             switch node.opType {
             case "Add": shift = values
+            case "Sub" where negated:
+                scale = Array(repeating: -1, count: channels)
+                shift = values
             case "Sub": shift = values.map { -$0 }
             case "Mul": scale = values
             default: scale = values.map { 1 / $0 }
@@ -544,9 +560,6 @@ struct ONNXImporter {
             operation = .add
             inputs.append(y.node)
         case "Mul":
-            if constants[node.input[0]] != nil {
-                throw SparseConvError.unsupported("Mul with a constant first operand; write the constant second")
-            }
             let y = try activation(node, 1, role: "Mul with a constant operand is not supported; Mul is a per-channel scale")
             // Either operand may be the gate; ONNX broadcasting makes Mul commutative.
             func isGate(_ gate: Value, for map: Value) -> Bool {
