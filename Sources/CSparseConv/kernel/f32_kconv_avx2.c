@@ -19,6 +19,23 @@ KC_INLINE __m256i kc_lanes256(int32_t n) {
   return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
 }
 
+/* Writes the R x V accumulators to the tile, the activation applied when
+   finishing, the last vector of each row masked to its real lanes. */
+KC_INLINE void kc_store256(const sc_kconv_tile *t, __m256 acc[SC_KCONV_RMAX][SC_KCONV_VMAX], const int R,
+                           const int V, const int finish) {
+  const __m256i lm = kc_lanes256(t->last_lanes);
+#pragma unroll
+  for (int r = 0; r < R; r++) {
+    float *o = t->out + r * t->out_stride;
+#pragma unroll
+    for (int v = 0; v < V; v++) {
+      const __m256 y = finish ? kc_act256(acc[r][v], t->act) : acc[r][v];
+      if (v == V - 1 && t->last_lanes < 8) _mm256_maskstore_ps(o + 8 * v, lm, y);
+      else _mm256_storeu_ps(o + 8 * v, y);
+    }
+  }
+}
+
 KC_INLINE void kc_gen256(const sc_kconv_tile *t, const int R, const int V, const int ML) {
   const int S = (R * V <= 4) ? 2 : 1;
   __m256 acc[2][SC_KCONV_RMAX][SC_KCONV_VMAX];
@@ -76,19 +93,12 @@ KC_INLINE void kc_gen256(const sc_kconv_tile *t, const int R, const int V, const
         }
     }
   }
-  const sc_activation act = t->act;
+  if (S == 2)
 #pragma unroll
-  for (int r = 0; r < R; r++) {
-    float *o = t->out + r * t->out_stride;
+    for (int r = 0; r < R; r++)
 #pragma unroll
-    for (int v = 0; v < V; v++) {
-      __m256 y = acc[0][r][v];
-      if (S == 2) y = _mm256_add_ps(y, acc[1][r][v]);
-      if (t->finish) y = kc_act256(y, act);
-      if (v == V - 1 && t->last_lanes < 8) _mm256_maskstore_ps(o + 8 * v, lm, y);
-      else _mm256_storeu_ps(o + 8 * v, y);
-    }
-  }
+      for (int v = 0; v < V; v++) acc[0][r][v] = _mm256_add_ps(acc[0][r][v], acc[1][r][v]);
+  kc_store256(t, acc[0], R, V, t->finish);
 }
 
 /* 3x3, stride 1, dilation 1: for each kernel column c, its 3 weights sit in
@@ -126,18 +136,7 @@ KC_INLINE void kc_s3_256(const sc_kconv_tile *t, const int R, const int V) {
         }
     }
   }
-  const __m256i lm = kc_lanes256(t->last_lanes);
-  const sc_activation act = t->act;
-#pragma unroll
-  for (int r = 0; r < R; r++) {
-    float *o = t->out + r * t->out_stride;
-#pragma unroll
-    for (int v = 0; v < V; v++) {
-      const __m256 y = kc_act256(acc[r][v], act);
-      if (v == V - 1 && t->last_lanes < 8) _mm256_maskstore_ps(o + 8 * v, lm, y);
-      else _mm256_storeu_ps(o + 8 * v, y);
-    }
-  }
+  kc_store256(t, acc, R, V, 1);
 }
 
 #define KC_RV_LIST(X) \

@@ -110,88 +110,53 @@ static size_t kc_workspace(const sc_conv_op *op, int32_t batch, int32_t threads)
   return total;
 }
 
-/* Zero-padded, phase-split copy of one input channel. */
-static void kc_copy_channel(const sc_conv_op *op, const kc_impl *im, const float *in,
-                            float *dst) {
+/* Zero-padded, phase-split copy of one input channel: phase-plane rows
+   [row0, row0 + rows) of every phase, the phases `rows` rows apart in dst
+   (rows past the planes are zeros), then zeros up to `plane` floats. */
+static void kc_copy_rows(const sc_conv_op *op, const kc_impl *im, const float *in, float *dst,
+                         int64_t row0, int32_t rows, size_t plane) {
   const sc_conv_desc *d = &op->desc;
-  const int32_t Hph = im->Hph, Wph = im->Wph;
-  if (im->sh == 1 && im->sw == 1) {
-    for (int32_t y = 0; y < Hph; y++) {
-      float *row = dst + (size_t)y * Wph;
-      const int32_t iy = y - d->pad_top;
-      if (iy < 0 || iy >= d->in_h) {
-        memset(row, 0, sizeof(float) * (size_t)Wph);
-        continue;
-      }
-      memset(row, 0, sizeof(float) * (size_t)d->pad_left);
-      memcpy(row + d->pad_left, in + (size_t)iy * d->in_w, sizeof(float) * (size_t)d->in_w);
-      memset(row + d->pad_left + d->in_w, 0,
-             sizeof(float) * (size_t)(Wph - d->pad_left - d->in_w));
-    }
-  } else {
-    for (int32_t py = 0; py < im->sh; py++)
-      for (int32_t px = 0; px < im->sw; px++) {
-        float *ph = dst + (size_t)(py * im->sw + px) * Hph * Wph;
-        for (int32_t i = 0; i < Hph; i++) {
-          const int32_t iy = py + i * im->sh - d->pad_top;
-          float *row = ph + (size_t)i * Wph;
-          if (iy < 0 || iy >= d->in_h) {
-            memset(row, 0, sizeof(float) * (size_t)Wph);
-            continue;
-          }
-          const float *src = in + (size_t)iy * d->in_w;
+  const int32_t Wph = im->Wph;
+  for (int32_t py = 0; py < im->sh; py++)
+    for (int32_t px = 0; px < im->sw; px++) {
+      float *ph = dst + (size_t)(py * im->sw + px) * rows * Wph;
+      for (int32_t i = 0; i < rows; i++) {
+        float *row = ph + (size_t)i * Wph;
+        const int64_t gi = row0 + i;
+        const int64_t iy = py + gi * im->sh - d->pad_top;
+        if (gi >= im->Hph || iy < 0 || iy >= d->in_h) {
+          memset(row, 0, sizeof(float) * (size_t)Wph);
+          continue;
+        }
+        const float *srow = in + (size_t)iy * d->in_w;
+        if (im->sw == 1) {
+          const int32_t pl = d->pad_left, n = SC_MIN(d->in_w, Wph - pl);
+          memset(row, 0, sizeof(float) * (size_t)pl);
+          memcpy(row + pl, srow, sizeof(float) * (size_t)n);
+          memset(row + pl + n, 0, sizeof(float) * (size_t)(Wph - pl - n));
+        } else {
           for (int32_t j = 0; j < Wph; j++) {
-            const int32_t ix = px + j * im->sw - d->pad_left;
-            row[j] = (ix >= 0 && ix < d->in_w) ? src[ix] : 0.0f;
+            const int64_t ix = px + (int64_t)j * im->sw - d->pad_left;
+            row[j] = (ix >= 0 && ix < d->in_w) ? srow[ix] : 0.0f;
           }
         }
       }
-  }
+    }
   /* Rounding gap up to the next plane: only garbage lanes read it, but keep it
      finite (and free of denormals) so those lanes cost nothing. */
-  const size_t used = (size_t)im->sh * im->sw * Hph * Wph;
-  if (im->plane > used) memset(dst + used, 0, sizeof(float) * (im->plane - used));
+  const size_t used = (size_t)im->sh * im->sw * rows * Wph;
+  if (plane > used) memset(dst + used, 0, sizeof(float) * (plane - used));
 }
 
 /* Source rows of band rb (phase-plane rows rb*Rm .. rb*Rm + hb - 1 of every
-   phase of every channel) into buf; rows past the planes are zeros. */
+   phase of every channel) into buf. */
 static void kc_fill_band(const sc_conv_op *op, const kc_impl *im, const float *in, int64_t rb,
                          float *buf) {
   const sc_conv_desc *d = &op->desc;
-  const int32_t Wph = im->Wph, hb = im->hb;
   const size_t in_plane = (size_t)d->in_h * d->in_w;
-  for (int32_t c = 0; c < d->in_channels; c++) {
-    const float *src = in + (size_t)c * in_plane;
-    float *dst = buf + (size_t)c * im->plane_b;
-    for (int32_t py = 0; py < im->sh; py++)
-      for (int32_t px = 0; px < im->sw; px++) {
-        float *ph = dst + (size_t)(py * im->sw + px) * hb * Wph;
-        for (int32_t i = 0; i < hb; i++) {
-          float *row = ph + (size_t)i * Wph;
-          const int64_t gi = rb * im->Rm + i;
-          const int64_t iy = py + gi * im->sh - d->pad_top;
-          if (gi >= im->Hph || iy < 0 || iy >= d->in_h) {
-            memset(row, 0, sizeof(float) * (size_t)Wph);
-            continue;
-          }
-          const float *srow = src + (size_t)iy * d->in_w;
-          if (im->sw == 1) {
-            const int32_t pl = d->pad_left, n = SC_MIN(d->in_w, Wph - pl);
-            memset(row, 0, sizeof(float) * (size_t)pl);
-            memcpy(row + pl, srow, sizeof(float) * (size_t)n);
-            memset(row + pl + n, 0, sizeof(float) * (size_t)(Wph - pl - n));
-          } else {
-            for (int32_t j = 0; j < Wph; j++) {
-              const int64_t ix = px + (int64_t)j * im->sw - d->pad_left;
-              row[j] = (ix >= 0 && ix < d->in_w) ? srow[ix] : 0.0f;
-            }
-          }
-        }
-      }
-    /* gap up to the next channel: read only by garbage lanes, kept finite */
-    const size_t used = (size_t)im->sh * im->sw * hb * Wph;
-    if (im->plane_b > used) memset(dst + used, 0, sizeof(float) * (im->plane_b - used));
-  }
+  for (int32_t c = 0; c < d->in_channels; c++)
+    kc_copy_rows(op, im, in + (size_t)c * in_plane, buf + (size_t)c * im->plane_b, rb * im->Rm, im->hb,
+                 im->plane_b);
   const size_t used = (size_t)d->in_channels * im->plane_b;
   memset(buf + used, 0, sizeof(float) * (im->band_floats - used));
 }
@@ -330,7 +295,8 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
         int64_t c0, c1;
         sc_split(d->in_channels, nt, tid, &c0, &c1);
         for (int64_t c = c0; c < c1; c++)
-          kc_copy_channel(op, im, in + (size_t)c * d->in_h * d->in_w, src_ws + (size_t)c * im->plane);
+          kc_copy_rows(op, im, in + (size_t)c * d->in_h * d->in_w, src_ws + (size_t)c * im->plane, 0,
+                       im->Hph, im->plane);
         if (tid == nt - 1) {
           const size_t used = (size_t)d->in_channels * im->plane;
           memset(src_ws + used, 0, sizeof(float) * (im->src_floats - used));

@@ -459,12 +459,7 @@ struct ONNXImporter {
             operation = .relu
         case "Sigmoid":
             if let mul = selfGatingMul(node) {
-                absorbed.insert(mul)
-                outputTensor = try output(graph.node[mul])
-                // Named after the Mul, whose output the fused node produces (as the exporter writes it back).
-                usedNames.remove(name)
-                name = modelNodeName(graph.node[mul], index: mul)
-                summary.fused["Sigmoid·Mul (SiLU)", default: 0] += 1
+                try absorbGatingMul(mul, fusing: "Sigmoid·Mul (SiLU)", output: &outputTensor, name: &name)
                 operation = .silu
             } else {
                 operation = .sigmoid
@@ -472,12 +467,7 @@ struct ONNXImporter {
         case "HardSigmoid":
             let alpha = try attributes.float("alpha", default: 0.2), beta = try attributes.float("beta", default: 0.5)
             if abs(alpha - 1 / 6) < 1e-6, beta == 0.5, let mul = selfGatingMul(node) {
-                absorbed.insert(mul)
-                outputTensor = try output(graph.node[mul])
-                // Named after the Mul, whose output the fused node produces (as the exporter writes it back).
-                usedNames.remove(name)
-                name = modelNodeName(graph.node[mul], index: mul)
-                summary.fused["HardSigmoid·Mul (HardSwish)", default: 0] += 1
+                try absorbGatingMul(mul, fusing: "HardSigmoid·Mul (HardSwish)", output: &outputTensor, name: &name)
                 operation = .hardSwish
             } else {
                 operation = .hardSigmoid(alpha: alpha, beta: beta)
@@ -913,6 +903,18 @@ struct ONNXImporter {
     }
 
     /// The Mul that multiplies `node`'s output by `node`'s own input, when it is that output's only reader.
+    /// Takes the gating Mul (node `mul`) into the activation being imported: the
+    /// fused node produces the Mul's output and is named after the Mul, as the
+    /// exporter writes it back.
+    private mutating func absorbGatingMul(_ mul: Int, fusing pattern: String, output outputTensor: inout String,
+                                          name: inout String) throws {
+        absorbed.insert(mul)
+        outputTensor = try output(graph.node[mul])
+        usedNames.remove(name)
+        name = modelNodeName(graph.node[mul], index: mul)
+        summary.fused[pattern, default: 0] += 1
+    }
+
     private func selfGatingMul(_ node: Onnx_NodeProto) -> Int? {
         guard let out = node.output.first, let source = node.input.first, readers[out] == 1, let index = reader(of: out) else { return nil }
         let mul = graph.node[index]
