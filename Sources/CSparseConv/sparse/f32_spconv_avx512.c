@@ -14,14 +14,11 @@
 
 /* Garbage lanes (padded-width columns, the end of the plane) are squeezed out
    by a register compress, so each vector is one masked store. */
-int spx_nostore = 0;
-int spx_pf = 0;
 static SC_AI SC_TARGET_AVX512 void store_avx512(__m512 x, const sc_spconv_args *a, int v,
                                                 float *out, __m512 lo, __m512 hi) {
   if (a->clamp) x = _mm512_min_ps(_mm512_max_ps(x, lo), hi);
   const unsigned m = a->vmask[v];
   float *o = out + a->voff[v];
-  if (spx_nostore) { _mm512_mask_storeu_ps(out, 1, x); return; }
   if (m == 0xFFFFu) {
     _mm512_storeu_ps(o, x);
   } else if (m != 0) {
@@ -44,13 +41,6 @@ static SC_AI SC_TARGET_AVX512 void single_avx512(const sc_spconv_args *a, const 
   const float *in = a->in;
   for (int64_t k = 0, n = a->nnz; k < n; k++) {
     const float *ip = in + idx[k];
-    if (spx_pf) {
-      const char *pp = (const char *)(in + idx[k + spx_pf]);
-      _mm_prefetch(pp, _MM_HINT_T0);
-      _mm_prefetch(pp + 64 * 4, _MM_HINT_T0);
-      _mm_prefetch(pp + 64 * 8, _MM_HINT_T0);
-      _mm_prefetch(pp + 64 * 12, _MM_HINT_T0);
-    }
     const __m512 wv = _mm512_set1_ps(w[k]);
     for (int v = 0; v < T - 1; v++) acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(ip + 16 * v), wv, acc[v]);
     acc[T - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(lm, ip + 16 * (T - 1)), wv, acc[T - 1]);
@@ -83,13 +73,6 @@ static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const in
   const float *in = a->in;
   for (int64_t k = 0, n = a->nnz; k < n; k++) {
     const float *ip = in + idx[k];
-    if (spx_pf) {
-      const char *pp = (const char *)(in + idx[k + spx_pf]);
-      _mm_prefetch(pp, _MM_HINT_T0);
-      _mm_prefetch(pp + 64 * 4, _MM_HINT_T0);
-      _mm_prefetch(pp + 64 * 8, _MM_HINT_T0);
-      _mm_prefetch(pp + 64 * 12, _MM_HINT_T0);
-    }
     const __m512 w0 = _mm512_set1_ps(w[2 * k]);
     const __m512 w1 = _mm512_set1_ps(w[2 * k + 1]);
     for (int v = 0; v < T - 1; v++) {
