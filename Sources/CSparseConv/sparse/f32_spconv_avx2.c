@@ -10,14 +10,22 @@
 
 #define SC_AI __attribute__((always_inline)) inline
 
-/* No compress in AVX2: partial vectors (padded-width columns) go lane by lane. */
+/* No compress store in AVX2: a partial vector (padded-width columns) is
+   squeezed by a lane permute and stored whole; its extra lanes land on
+   outputs that later stores of this band overwrite. Masked stores are slow on
+   Zen 3. Near the band's end the lanes go one by one. */
 static SC_AI SC_TARGET_AVX2 void store_avx2(__m256 x, const sc_spconv_args *a, int v, float *out,
                                             __m256 lo, __m256 hi) {
   if (a->clamp) x = _mm256_min_ps(_mm256_max_ps(x, lo), hi);
   const unsigned m = a->vmask[v];
   float *o = out + a->voff[v];
+  const uint32_t pk = a->vperm[v];
   if (m == 0xFFu) {
     _mm256_storeu_ps(o, x);
+  } else if (!(pk >> 31)) {
+    const __m256i sel =
+        _mm256_srlv_epi32(_mm256_set1_epi32((int)pk), _mm256_setr_epi32(0, 3, 6, 9, 12, 15, 18, 21));
+    _mm256_storeu_ps(o, _mm256_permutevar8x32_ps(x, sel));
   } else {
     float tmp[8];
     _mm256_storeu_ps(tmp, x);

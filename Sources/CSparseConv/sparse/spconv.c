@@ -63,6 +63,7 @@ typedef struct sc_spconv_band {
   int32_t *tile;   /* [ntiles+1] first vector of each tile */
   uint16_t *vmask; /* [nvec] */
   int32_t *voff;   /* [nvec] offset from the band's first output row */
+  uint32_t *vperm; /* [nvec] squeeze permutation (8 lanes only, else NULL) */
 } sc_spconv_band;
 
 typedef struct sc_spconv {
@@ -108,6 +109,7 @@ static void spconv_destroy(void *p) {
     sc_aligned_free(s->band[f].tile);
     sc_aligned_free(s->band[f].vmask);
     sc_aligned_free(s->band[f].voff);
+    sc_aligned_free(s->band[f].vperm);
   }
   sc_aligned_free(s);
 }
@@ -216,6 +218,7 @@ static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, 
     a.in = in + (int64_t)v0 * lanes;
     a.vmask = bd->vmask + v0;
     a.voff = bd->voff + v0;
+    a.vperm = bd->vperm ? bd->vperm + v0 : NULL;
     a.lastn = t == bd->ntiles - 1 ? (int32_t)(bd->m - (int64_t)(bd->nvec - 1) * lanes) : lanes;
     const sc_spconv_ukernel ks = s->k.single[T], kp = s->k.pair[T];
     if (s->nch == 1) {
@@ -398,7 +401,8 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
   bd->tile = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)(bd->ntiles + 1));
   bd->vmask = (uint16_t *)sc_aligned_alloc(sizeof(uint16_t) * (size_t)bd->nvec);
   bd->voff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)bd->nvec);
-  if (!bd->tile || !bd->vmask || !bd->voff) return SC_OUT_OF_MEMORY;
+  if (lanes == 8) bd->vperm = (uint32_t *)sc_aligned_alloc(sizeof(uint32_t) * (size_t)bd->nvec);
+  if (!bd->tile || !bd->vmask || !bd->voff || (lanes == 8 && !bd->vperm)) return SC_OUT_OF_MEMORY;
   for (int32_t t = 0; t <= bd->ntiles; t++)
     bd->tile[t] = (int32_t)((int64_t)t * bd->nvec / bd->ntiles);
   for (int32_t v = 0; v < bd->nvec; v++) {
@@ -411,6 +415,16 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
       if (p < bd->m && p % wq < ow) m |= 1u << i;
     }
     bd->vmask[v] = (uint16_t)m;
+    if (bd->vperm) {
+      uint32_t pk = 0;
+      for (int32_t i = 0, j = 0; i < lanes; i++)
+        if (m & (1u << i)) pk |= (uint32_t)i << (3 * j++);
+      /* the lanes past the real ones land on outputs that later vectors of
+         this band (same thread, same channel) overwrite, unless the band
+         ends first */
+      if ((int64_t)bd->voff[v] + lanes > (int64_t)rows * ow) pk |= 1u << 31;
+      bd->vperm[v] = pk;
+    }
   }
   return SC_OK;
 }
@@ -514,11 +528,16 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
                          (tile_floats + (int64_t)s->maxoy * s->wq + s->maxox + s->k.lanes);
   s->nch = 1;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
-  /* Only with 16-lane vectors: on AVX2 (Zen 3, 32 KiB L1) measured at 90 %
-     sparsity, chunking made 1x1 layers 1.4-1.6x slower and 3x3 layers no
-     faster than one pass over all input channels. */
-  if (s->k.lanes == 16 && win_ch * cg > SC_SPCONV_WINDOW_BYTES) {
-    int64_t cc = SC_MAX((int64_t)1, SC_SPCONV_WINDOW_BYTES / win_ch);
+  /* On AVX2 (Zen 3, 32 KiB L1, 90 % sparsity) only single-weight rows of a
+     built plane are chunked, with a 32 KiB window: one load per FMA runs at
+     about a third of peak from L2 against two thirds from L1 (a loop probe),
+     and chunking took 3x3 256@14 0.38 -> 0.33 ms, 512@7 0.42 -> 0.37 and
+     256@56 7.7 -> 5.7. Pair rows, with two FMAs per load, gained nothing,
+     and direct 1x1 layers (the caller's tensor) ran 1.4-1.6x slower. */
+  const bool wide = s->k.lanes == 16;
+  const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
+  if ((wide || (!s->pairs && !s->direct)) && win_ch * cg > budget) {
+    int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
     cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
     if (cc < cg) {
       s->cc = (int32_t)cc;

@@ -26,6 +26,10 @@ typedef struct sc_spconv_args {
   float *out0, *out1;    /* output planes of c0, c1 (image n) */
   const uint16_t *vmask; /* [T] lanes of each vector that are real outputs */
   const int32_t *voff;   /* [T] output offset of each vector's first real lane */
+  /* [T] 8-lane vectors only: bits 3i..3i+2 = the lane whose value goes to
+     output lane i when the real lanes are squeezed together; bit 31 = a
+     full-width store here would pass the band's last output (store exactly). */
+  const uint32_t *vperm;
   int32_t lastn;         /* lanes of the tile's last vector inside the plane */
   /* Input-channel chunks: partial sums [2][T][lanes] (64-byte aligned) read
      instead of the bias when pin != NULL, written instead of the output
