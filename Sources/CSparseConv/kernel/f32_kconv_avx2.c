@@ -20,7 +20,8 @@ KC_INLINE __m256i kc_lanes256(int32_t n) {
 }
 
 /* Writes the R x V accumulators to the tile, the activation applied when
-   finishing, the last vector of each row masked to its real lanes. */
+   finishing, the last vector of each row masked to its real lanes unless the
+   next row overwrites the extra ones (masked stores are slow on Zen 3). */
 KC_INLINE void kc_store256(const sc_kconv_tile *t, __m256 acc[SC_KCONV_RMAX][SC_KCONV_VMAX], const int R,
                            const int V, const int finish) {
   const __m256i lm = kc_lanes256(t->last_lanes);
@@ -30,7 +31,8 @@ KC_INLINE void kc_store256(const sc_kconv_tile *t, __m256 acc[SC_KCONV_RMAX][SC_
 #pragma unroll
     for (int v = 0; v < V; v++) {
       const __m256 y = finish ? kc_act256(acc[r][v], t->act) : acc[r][v];
-      if (v == V - 1 && t->last_lanes < 8) _mm256_maskstore_ps(o + 8 * v, lm, y);
+      if (v == V - 1 && t->last_lanes < 8 && (r == R - 1 || !t->whole_rows))
+        _mm256_maskstore_ps(o + 8 * v, lm, y);
       else _mm256_storeu_ps(o + 8 * v, y);
     }
   }

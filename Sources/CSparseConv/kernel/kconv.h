@@ -27,6 +27,10 @@ typedef struct sc_kconv_tile {
   float *out;            /* output at the tile origin */
   ptrdiff_t out_stride;  /* floats between two tile rows in the output */
   int32_t last_lanes;    /* real lanes of every row's last vector, 1..lanes */
+  /* The tile spans whole output rows, out_stride apart: a row's last vector
+     may be stored whole, its extra lanes landing on the next row's first
+     columns, which this call stores afterwards (the last row stays masked). */
+  int32_t whole_rows;
   sc_activation act;
   /* Input-channel blocking (gen, gen_ml, spmm and scalar only; s3 always
      starts from the bias and finishes): accumulate = start from the partial

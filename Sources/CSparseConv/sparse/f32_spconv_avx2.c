@@ -126,7 +126,7 @@ SC_DEF(64, 8)
 
 /* Stride 1 through masked loads (which never fault on masked-off lanes);
    other strides in plain C. */
-static SC_TARGET_AVX2 void f32_spconv_fill_row__avx2(float *row, int32_t wq, const float *src,
+static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_row__avx2(float *row, int32_t wq, const float *src,
                                                      int64_t xs, int32_t sw, int32_t in_w) {
   if (sw == 2) {
     /* Even source columns of two loaded vectors, in order: the in-lane
@@ -164,12 +164,10 @@ static SC_TARGET_AVX2 void f32_spconv_fill_row__avx2(float *row, int32_t wq, con
   if (j < wq) sc_spconv_fill_row_scalar(row + j, wq - j, src, xs + j, 1, in_w);
 }
 
-static SC_TARGET_AVX2 void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq, int32_t rows,
+static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq, int32_t rows,
                                                        const float *src, int32_t in_w,
                                                        int32_t pad_left) {
   const int32_t tail = in_w & 7, body = in_w - tail;
-  const __m256i iota = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-  const __m256i tm = _mm256_cmpgt_epi32(_mm256_set1_epi32(tail), iota);
   const int32_t right = wq - pad_left - in_w;
   for (int32_t r = 0; r < rows; r++, dst += wq, src += in_w) {
     for (int32_t i = 0; i < pad_left; i++) dst[i] = 0.0f;
@@ -182,7 +180,8 @@ static SC_TARGET_AVX2 void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq, i
        written after it. Masked stores are slow on Zen 3 and 7-wide rows are
        all tail. */
     if (tail && r + 1 < rows && 8 - tail <= in_w) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
-    else if (tail) _mm256_maskstore_ps(d + x, tm, _mm256_maskload_ps(src + x, tm));
+    else
+      for (; x < in_w; x++) d[x] = src[x];
     for (int32_t i = 0; i < right; i++) d[in_w + i] = 0.0f;
   }
 }
