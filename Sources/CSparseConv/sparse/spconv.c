@@ -528,15 +528,17 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
                          (tile_floats + (int64_t)s->maxoy * s->wq + s->maxox + s->k.lanes);
   s->nch = 1;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
-  /* On AVX2 (Zen 3, 32 KiB L1, 90 % sparsity) only single-weight rows of a
-     built plane are chunked, with a 32 KiB window: one load per FMA runs at
-     about a third of peak from L2 against two thirds from L1 (a loop probe),
-     and chunking took 3x3 256@14 0.38 -> 0.33 ms, 512@7 0.42 -> 0.37 and
-     256@56 7.7 -> 5.7. Pair rows, with two FMAs per load, gained nothing,
-     and direct 1x1 layers (the caller's tensor) ran 1.4-1.6x slower. */
+  /* On AVX2 (Zen 3, 32 KiB L1, 90 % sparsity) only single-weight rows of
+     spatial kernels are chunked, with a 32 KiB window: one load per FMA runs
+     at about a third of peak from L2 against two thirds from L1 (a loop
+     probe), and chunking took 3x3 256@14 0.38 -> 0.33 ms, 512@7 0.42 -> 0.37
+     and 256@56 7.7 -> 5.7. Pair rows, with two FMAs per load, gained
+     nothing; 1x1 layers, a tenth of a position per channel, paid more for
+     the partial sums than they saved (direct 1.4-1.6x slower, stride 2
+     1.2-1.3x). */
   const bool wide = s->k.lanes == 16;
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
-  if ((wide || (!s->pairs && !s->direct)) && win_ch * cg > budget) {
+  if ((wide || (!s->pairs && kk > 1)) && win_ch * cg > budget) {
     int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
     cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
     if (cc < cg) {
@@ -544,7 +546,6 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
       s->nch = (int32_t)((cg + cc - 1) / cc);
     }
   }
-  (void)kk;
   if (s->nch == 1) return SC_OK;
   s->slot = 2 * tile_floats;
   s->rgroup = s->pairs ? 8 : 16;
