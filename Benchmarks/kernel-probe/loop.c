@@ -1,0 +1,87 @@
+/*
+ * Loop probe: the inner loop of the direct sparse engine's AVX2 microkernels
+ * (one output channel x 8 vectors, a pair x 6 vectors) over random positions
+ * in a window of SPAN floats, to see what the loop alone reaches from L1
+ * (small SPAN) and from L2 (SPAN of a few hundred KB). Not a sparse-bench
+ * figure; used to explain them.
+ *   clang -O2 Benchmarks/kernel-probe/loop.c -o /tmp/loop-probe && /tmp/loop-probe SPAN [ALIGN]
+ * ALIGN=1 rounds every position down to a vector boundary (no line splits).
+ */
+#include <immintrin.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <time.h>
+
+static double now(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return t.tv_sec + t.tv_nsec * 1e-9;
+}
+
+__attribute__((noinline, target("avx2,fma"))) static void single8(const int32_t *idx, const float *w,
+                                                                 const float *in, int n, float *out) {
+  __m256 acc[8];
+  for (int v = 0; v < 8; v++) acc[v] = _mm256_setzero_ps();
+  for (int k = 0; k < n; k++) {
+    const float *p = in + idx[k];
+    const __m256 wv = _mm256_broadcast_ss(w + k);
+    for (int v = 0; v < 8; v++) acc[v] = _mm256_fmadd_ps(_mm256_loadu_ps(p + 8 * v), wv, acc[v]);
+  }
+  for (int v = 0; v < 8; v++) _mm256_storeu_ps(out + 8 * v, acc[v]);
+}
+
+__attribute__((noinline, target("avx2,fma"))) static void pair6(const int32_t *idx, const float *w,
+                                                               const float *in, int n, float *out) {
+  __m256 a0[6], a1[6];
+  for (int v = 0; v < 6; v++) a0[v] = a1[v] = _mm256_setzero_ps();
+  for (int k = 0; k < n; k++) {
+    const float *p = in + idx[k];
+    const __m256 w0 = _mm256_broadcast_ss(w + 2 * k), w1 = _mm256_broadcast_ss(w + 2 * k + 1);
+    for (int v = 0; v < 6; v++) {
+      const __m256 x = _mm256_loadu_ps(p + 8 * v);
+      a0[v] = _mm256_fmadd_ps(x, w0, a0[v]);
+      a1[v] = _mm256_fmadd_ps(x, w1, a1[v]);
+    }
+  }
+  for (int v = 0; v < 6; v++) {
+    _mm256_storeu_ps(out + 8 * v, a0[v]);
+    _mm256_storeu_ps(out + 48 + 8 * v, a1[v]);
+  }
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fprintf(stderr, "usage: %s SPAN [ALIGN]\n", argv[0]);
+    return 1;
+  }
+  const int span = atoi(argv[1]), align = argc > 2 ? atoi(argv[2]) : 0, n = 4096;
+  if (span < 8) return 1;
+  int32_t *idx = malloc(sizeof(int32_t) * n);
+  float *w = malloc(sizeof(float) * 2 * n), *in = aligned_alloc(64, sizeof(float) * ((size_t)span + 256));
+  float out[96];
+  if (!idx || !w || !in) return 1;
+  srand(1);
+  for (int i = 0; i < n; i++) {
+    idx[i] = rand() % span;
+    if (align) idx[i] &= ~7;
+    w[2 * i] = w[2 * i + 1] = 1e-3f;
+  }
+  for (int i = 0; i < span + 256; i++) in[i] = 1e-3f;
+  for (int kind = 0; kind < 2; kind++) {
+    double best = 1e9;
+    for (int r = 0; r < 200; r++) {
+      const double t = now();
+      for (int j = 0; j < 10; j++) (kind ? pair6 : single8)(idx, w, in, n, out);
+      const double d = now() - t;
+      if (d < best) best = d;
+    }
+    const double fmas = (kind ? 12.0 : 8.0) * n * 10;
+    printf("%s span=%d floats align=%d: %.2f ns per position, %.2f FMA/ns\n", kind ? "pair x6  " : "single x8",
+           span, align, best / (n * 10) * 1e9, fmas / (best * 1e9));
+  }
+  free(idx);
+  free(w);
+  free(in);
+  return 0;
+}
