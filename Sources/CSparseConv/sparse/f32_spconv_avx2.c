@@ -126,8 +126,9 @@ SC_DEF(64, 8)
 
 /* Stride 1 through masked loads (which never fault on masked-off lanes);
    other strides in plain C. */
-static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_row__avx2(float *row, int32_t wq, const float *src,
-                                                     int64_t xs, int32_t sw, int32_t in_w) {
+static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_row__avx2(float *row, int32_t wq,
+                                                                     const float *src, int64_t xs,
+                                                                     int32_t sw, int32_t in_w) {
   if (sw == 2) {
     /* Even source columns of two loaded vectors, in order: the in-lane
        shuffle takes lanes 0,2 of each half of both vectors, the cross-lane
@@ -164,9 +165,9 @@ static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_row__avx2(float *row,
   if (j < wq) sc_spconv_fill_row_scalar(row + j, wq - j, src, xs + j, 1, in_w);
 }
 
-static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq, int32_t rows,
-                                                       const float *src, int32_t in_w,
-                                                       int32_t pad_left) {
+static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq,
+                                                                       int32_t rows, const float *src,
+                                                                       int32_t in_w, int32_t pad_left) {
   const int32_t tail = in_w & 7, body = in_w - tail;
   const int32_t right = wq - pad_left - in_w;
   for (int32_t r = 0; r < rows; r++, dst += wq, src += in_w) {
@@ -177,8 +178,8 @@ static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_rows1__avx2(float *ds
     /* The tail of a row whose next row holds the 8 - tail floats past it is
        a whole vector: its extra lanes come from that next source row and
        land on this row's right padding and the next destination row, both
-       written after it. Masked stores are slow on Zen 3 and 7-wide rows are
-       all tail. */
+       written after it. The last row's tail goes float by float: masked
+       loads and stores are slow on Zen 3, and 7-wide rows are all tail. */
     if (tail && r + 1 < rows && 8 - tail <= in_w) _mm256_storeu_ps(d + x, _mm256_loadu_ps(src + x));
     else
       for (; x < in_w; x++) d[x] = src[x];
