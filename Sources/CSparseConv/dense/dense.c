@@ -23,7 +23,7 @@
  *       where every tap of a pixel vector is one contiguous load; the store
  *       squeezes the garbage lanes out (compress / expand);
  *    c. otherwise a per-thread im2col block (im2col_block).
- * 2. Channel vectors ("CV", AVX-512, f32_cvgemm_8x48__avx512): the vectors run
+ * 2. Channel vectors ("CV", f32_cvgemm_8x48__{avx512,avx2}): the vectors run
  *    along the output channels and up to 8 pixels are broadcast straight from
  *    the (padded copy of the) input, so small images (7×7 = 49 pixels) and
  *    strided layers keep all lanes busy with no im2col; the running sums of a
@@ -85,8 +85,10 @@ typedef struct dense_impl {
   bool direct_b;         /* B is the input itself */
   /* stride-1 AVX-512: B read through koff from a zero-padded copy of the input */
   bool padded;
-  /* AVX-512 small images: vectors along the output channels (f32_cvgemm) */
+  /* small images: vectors along the output channels (f32_cvgemm) */
   bool cv;
+  void (*cvgemm)(size_t, const float *, size_t, const float *, const int32_t *, const int32_t *, int,
+                 int, float *, const float *, int);
   bool pad_copy;          /* the run makes the zero-padded copy (padded, or cv with padding) */
   int32_t mvec;           /* cv: 16-channel vectors per group */
   float *wcv, *bcv;       /* cv: [groups][K][mvec·16], [groups][mvec·16] */
@@ -299,9 +301,8 @@ static void cv_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
           for (int32_t pt = 0; pt < npt; pt++) {
             int32_t p0, mp;
             tile_of(pbn, npt, pt, &p0, &mp);
-            f32_cvgemm_8x48__avx512((size_t)kc, w, vstride, x, d->poff + pb0 + p0, d->koff + k0, mp,
-                                    tnv, acc + (size_t)p0 * 48, d->bcv + (size_t)g * ldw + oc0,
-                                    flags);
+            d->cvgemm((size_t)kc, w, vstride, x, d->poff + pb0 + p0, d->koff + k0, mp, tnv,
+                      acc + (size_t)p0 * 48, d->bcv + (size_t)g * ldw + oc0, flags);
           }
         }
         for (int32_t j = 0; j < nch; j++) {
@@ -446,6 +447,7 @@ static sc_status init_cv(sc_conv_op *op, dense_impl *d, const float *weight) {
   const sc_conv_desc *cd = &op->desc;
   const int32_t khw = cd->kernel_h * cd->kernel_w;
   d->cv = true;
+  d->cvgemm = op->isa == SC_ISA_AVX512 ? f32_cvgemm_8x48__avx512 : f32_cvgemm_8x48__avx2;
   d->padded = d->direct_b = false;
   d->nk = (d->K + KC_CV - 1) / KC_CV;
   d->kc = (d->K + d->nk - 1) / d->nk;
@@ -507,12 +509,16 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
               (int64_t)ph * pw * cd->in_channels < INT32_MAX / 2;
   d->nvec = (int32_t)(d->padded ? (wide + d->w - 1) / d->w : (d->N + d->w - 1) / d->w);
   /* lanes doing useful work: along the pixels (above) or along the channels */
-  double eff_pv = (double)d->N / (16.0 * d->nvec);
+  double eff_pv = (double)d->N / ((double)d->w * d->nvec);
   double eff_cv = (double)d->M / (16.0 * ((d->M + 15) / 16));
+  /* AVX2 tiles of two pixel vectors: a lone last vector runs at half rate on
+     6 accumulator chains (49 pixels: 16 + 16 + 16 + 1) */
+  if (op->isa == SC_ISA_AVX2 && d->nvec % 2 == 1) eff_pv *= (d->nvec - 0.5) / d->nvec;
   /* where im2col would be needed (strided), the channel vectors also save the copy */
   bool im2col = !d->direct_b && !d->padded;
-  if (op->isa == SC_ISA_AVX512 && (d->M >= 32 || d->groups > 1) &&
-      (eff_cv > eff_pv + 0.04 || (im2col && eff_cv >= eff_pv - 0.03)) &&
+  const bool cv_isa = op->isa == SC_ISA_AVX512 || op->isa == SC_ISA_AVX2;
+  if (cv_isa && (d->M >= 32 || d->groups > 1) &&
+      (eff_cv > eff_pv + 0.04 || (op->isa == SC_ISA_AVX512 && im2col && eff_cv >= eff_pv - 0.03)) &&
       (int64_t)ph * pw * cd->in_channels < INT32_MAX / 2)
     return init_cv(op, d, weight);
   int32_t block_vec = (int32_t)(B_BLOCK_FLOATS / ((int64_t)d->kc * d->w));

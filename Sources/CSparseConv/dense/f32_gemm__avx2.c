@@ -132,6 +132,83 @@ SC_TARGET_AVX2 void f32_gconv_4x16__avx2(const sc_gconv_args *args, const sc_gco
   else gconv_4xnv(1, args, tile);
 }
 
+/* Channel-vector GEMM (see gemm.h): a 16-channel panel is two ymm, so a
+   strip of up to 6 pixels keeps 12 accumulators; 7 or 8 pixels run as two
+   strips. The weights of the panel are read once per strip (L1). */
+static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
+cvgemm_strip(const int mp, size_t kc, const float *restrict w, const float *restrict x,
+             const int32_t *restrict poff, const int32_t *restrict koff, float *restrict acc_out,
+             const float *restrict bias, int flags) {
+  __m256 acc[6][2];
+  const float *pb[6];
+  for (int i = 0; i < mp; i++) pb[i] = x + poff[i];
+  if (flags & SC_GEMM_FIRST) {
+    const __m256 b0 = _mm256_loadu_ps(bias), b1 = _mm256_loadu_ps(bias + 8);
+    for (int i = 0; i < mp; i++) {
+      acc[i][0] = b0;
+      acc[i][1] = b1;
+    }
+  } else {
+    for (int i = 0; i < mp; i++) {
+      acc[i][0] = _mm256_loadu_ps(acc_out + i * 48);
+      acc[i][1] = _mm256_loadu_ps(acc_out + i * 48 + 8);
+    }
+  }
+  for (size_t k = 0; k < kc; k++) {
+    const int32_t off = koff[k];
+    const __m256 w0 = _mm256_load_ps(w), w1 = _mm256_load_ps(w + 8);
+    for (int i = 0; i < mp; i++) {
+      const __m256 xv = _mm256_broadcast_ss(pb[i] + off);
+      acc[i][0] = _mm256_fmadd_ps(xv, w0, acc[i][0]);
+      acc[i][1] = _mm256_fmadd_ps(xv, w1, acc[i][1]);
+    }
+    w += 16;
+  }
+  if (flags & SC_GEMM_LAST) {
+    if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
+      const __m256 zero = _mm256_setzero_ps();
+      for (int i = 0; i < mp; i++)
+        for (int h = 0; h < 2; h++) acc[i][h] = _mm256_max_ps(acc[i][h], zero);
+    }
+    if (flags & SC_GEMM_RELU6) {
+      const __m256 six = _mm256_set1_ps(6.0f);
+      for (int i = 0; i < mp; i++)
+        for (int h = 0; h < 2; h++) acc[i][h] = _mm256_min_ps(acc[i][h], six);
+    }
+  }
+  for (int i = 0; i < mp; i++) {
+    _mm256_storeu_ps(acc_out + i * 48, acc[i][0]);
+    _mm256_storeu_ps(acc_out + i * 48 + 8, acc[i][1]);
+  }
+}
+
+static SC_TARGET_AVX2 void cvgemm_strip_any(int mp, size_t kc, const float *w, const float *x,
+                                            const int32_t *poff, const int32_t *koff, float *acc_out,
+                                            const float *bias, int flags) {
+  switch (mp) {
+  case 1: cvgemm_strip(1, kc, w, x, poff, koff, acc_out, bias, flags); break;
+  case 2: cvgemm_strip(2, kc, w, x, poff, koff, acc_out, bias, flags); break;
+  case 3: cvgemm_strip(3, kc, w, x, poff, koff, acc_out, bias, flags); break;
+  case 4: cvgemm_strip(4, kc, w, x, poff, koff, acc_out, bias, flags); break;
+  case 5: cvgemm_strip(5, kc, w, x, poff, koff, acc_out, bias, flags); break;
+  default: cvgemm_strip(6, kc, w, x, poff, koff, acc_out, bias, flags); break;
+  }
+}
+
+SC_TARGET_AVX2 void f32_cvgemm_8x48__avx2(size_t kc, const float *w, size_t vstride, const float *x,
+                                          const int32_t *poff, const int32_t *koff, int mp, int nv,
+                                          float *acc, const float *bias, int flags) {
+  /* 7-8 pixels: two strips of 3-4, not 6 + 1-2 (a 2-pixel strip has 4 chains) */
+  const int first = mp <= 6 ? mp : (mp + 1) / 2;
+  for (int v = 0; v < nv; v++) {
+    const float *wv = w + vstride * (size_t)v;
+    cvgemm_strip_any(first, kc, wv, x, poff, koff, acc + 16 * v, bias + 16 * v, flags);
+    if (mp > first)
+      cvgemm_strip_any(mp - first, kc, wv, x, poff + first, koff, acc + (size_t)first * 48 + 16 * v,
+                       bias + 16 * v, flags);
+  }
+}
+
 #else
 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                          size_t ldc, int mrows, int ncols, const float *bias, int flags) {
@@ -140,5 +217,12 @@ void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, 
 }
 void f32_gconv_4x16__avx2(const sc_gconv_args *args, const sc_gconv_tile *tile) {
   (void)args; (void)tile;
+}
+
+void f32_cvgemm_8x48__avx2(size_t kc, const float *w, size_t vstride, const float *x,
+                           const int32_t *poff, const int32_t *koff, int mp, int nv, float *acc,
+                           const float *bias, int flags) {
+  (void)kc; (void)w; (void)vstride; (void)x; (void)poff; (void)koff; (void)mp; (void)nv; (void)acc;
+  (void)bias; (void)flags;
 }
 #endif

@@ -60,6 +60,10 @@ void f32_igemm_8x48__avx512(size_t kc, const float *a, const float *b, const int
 void f32_cvgemm_8x48__avx512(size_t kc, const float *w, size_t vstride, const float *x,
                              const int32_t *poff, const int32_t *koff, int mp, int nv, float *acc,
                              const float *bias, int flags);
+/* The same contract on AVX2: each 16-channel vector is two ymm. */
+void f32_cvgemm_8x48__avx2(size_t kc, const float *w, size_t vstride, const float *x,
+                           const int32_t *poff, const int32_t *koff, int mp, int nv, float *acc,
+                           const float *bias, int flags);
 
 /*
  * Direct convolution for tiny groups (stride_w == 1), one tile of output
