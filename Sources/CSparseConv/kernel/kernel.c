@@ -75,7 +75,7 @@ typedef struct kc_impl {
   int32_t *toff_b;
   sc_kconv_kernels k;
   /* Stride-1 row copies of the padded source, a plane at a time (the
-     direct sparse engine's; NULL: per-row loops). */
+     direct sparse engine's). */
   sc_spconv_fill_rows1 fill_rows1;
 } kc_impl;
 
@@ -123,7 +123,7 @@ static SC_NO_LIBC_FILL void kc_copy_rows(const sc_conv_op *op, const kc_impl *im
   for (int32_t py = 0; py < im->sh; py++)
     for (int32_t px = 0; px < im->sw; px++) {
       float *ph = dst + (size_t)(py * im->sw + px) * rows * Wph;
-      if (im->sw == 1 && im->fill_rows1 && Wph >= d->pad_left + d->in_w) {
+      if (im->sw == 1) {
         /* Rows [ra, rz) lie inside the input, the rest are zeros. A libc
            call per piece of each row cost more than the copy on narrow
            layers (512 channels at 7x7: 1/4 of a 90 % sparse run). */
@@ -141,25 +141,19 @@ static SC_NO_LIBC_FILL void kc_copy_rows(const sc_conv_op *op, const kc_impl *im
         for (int64_t j = rz * Wph; j < rows * Wph; j++) ph[j] = 0.0f;
         continue;
       }
+      /* strided columns: phase px of each row */
       for (int32_t i = 0; i < rows; i++) {
         float *row = ph + (size_t)i * Wph;
         const int64_t gi = row0 + i;
         const int64_t iy = py + gi * im->sh - d->pad_top;
         if (gi >= im->Hph || iy < 0 || iy >= d->in_h) {
-          memset(row, 0, sizeof(float) * (size_t)Wph);
+          for (int32_t j = 0; j < Wph; j++) row[j] = 0.0f;
           continue;
         }
         const float *srow = in + (size_t)iy * d->in_w;
-        if (im->sw == 1) {
-          const int32_t pl = d->pad_left, n = SC_MIN(d->in_w, Wph - pl);
-          memset(row, 0, sizeof(float) * (size_t)pl);
-          memcpy(row + pl, srow, sizeof(float) * (size_t)n);
-          memset(row + pl + n, 0, sizeof(float) * (size_t)(Wph - pl - n));
-        } else {
-          for (int32_t j = 0; j < Wph; j++) {
-            const int64_t ix = px + (int64_t)j * im->sw - d->pad_left;
-            row[j] = (ix >= 0 && ix < d->in_w) ? srow[ix] : 0.0f;
-          }
+        for (int32_t j = 0; j < Wph; j++) {
+          const int64_t ix = px + (int64_t)j * im->sw - d->pad_left;
+          row[j] = (ix >= 0 && ix < d->in_w) ? srow[ix] : 0.0f;
         }
       }
     }
@@ -451,14 +445,7 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
 #endif
   const int32_t L = im->lanes;
   const int32_t rv_max = op->isa == SC_ISA_SCALAR ? 16 : im->k.rv_max;
-#if SC_X86
-  if (op->isa == SC_ISA_AVX2 || op->isa == SC_ISA_AVX512) {
-    /* AVX2 instructions: every AVX-512 machine has them */
-    sc_spconv_kernels sk;
-    sc_spconv_kernels_avx2(&sk);
-    im->fill_rows1 = sk.fill_rows1;
-  }
-#endif
+  im->fill_rows1 = sc_spconv_rows1_for(op->isa);
 
   /* Source geometry. */
   im->direct = kh == 1 && kw == 1 && d->stride_h == 1 && d->stride_w == 1 && d->pad_top == 0 &&

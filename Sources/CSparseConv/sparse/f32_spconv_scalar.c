@@ -99,8 +99,18 @@ void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t
   }
 }
 
+SC_NO_LIBC_FILL void sc_spconv_fill_rows1_scalar(float *dst, int32_t wq, int32_t rows, const float *src,
+                                                 int32_t in_w, int32_t pad_left) {
+  for (int32_t r = 0; r < rows; r++, dst += wq, src += in_w) {
+    for (int32_t i = 0; i < pad_left; i++) dst[i] = 0.0f;
+    for (int32_t x = 0; x < in_w; x++) dst[pad_left + x] = src[x];
+    for (int32_t i = pad_left + in_w; i < wq; i++) dst[i] = 0.0f;
+  }
+}
+
 void sc_spconv_kernels_scalar(sc_spconv_kernels *k) {
   k->fill_row = sc_spconv_fill_row_scalar;
+  k->fill_rows1 = sc_spconv_fill_rows1_scalar;
   k->lanes = SC_LANES;
   k->tmax_single = 4;
   k->tmax_pair = 4;

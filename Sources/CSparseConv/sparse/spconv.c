@@ -365,6 +365,18 @@ static void pick_kernels(sc_isa isa, sc_spconv_kernels *k) {
   sc_spconv_kernels_scalar(k);
 }
 
+sc_spconv_fill_rows1 sc_spconv_rows1_for(sc_isa isa) {
+#if SC_X86
+  if (isa == SC_ISA_AVX2 || isa == SC_ISA_AVX512) {
+    sc_spconv_kernels k;
+    sc_spconv_kernels_avx2(&k);
+    return k.fill_rows1;
+  }
+#endif
+  (void)isa;
+  return sc_spconv_fill_rows1_scalar;
+}
+
 /* Distinct values of (k*dil) % stride over k in [0, ksize), ascending, and
    for each tap its index in that list. */
 static int32_t phases(int32_t ksize, int32_t dil, int32_t stride, int32_t *list, int32_t *of_tap) {

@@ -55,6 +55,11 @@ void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t
    do not pay a call and edge logic per row. */
 typedef void (*sc_spconv_fill_rows1)(float *dst, int32_t wq, int32_t rows, const float *src,
                                      int32_t in_w, int32_t pad_left);
+void sc_spconv_fill_rows1_scalar(float *dst, int32_t wq, int32_t rows, const float *src, int32_t in_w,
+                                 int32_t pad_left);
+/* The fastest stride-1 row copier an ISA can run (the kernel-level path's
+   padded copies use it too): AVX2's on AVX2 and AVX-512, else plain C. */
+sc_spconv_fill_rows1 sc_spconv_rows1_for(sc_isa isa);
 
 /* Microkernel tables, indexed by tile size T in [1, tmax]; [0] unused.
    single: one output channel per row; pair: two channels sharing positions. */
