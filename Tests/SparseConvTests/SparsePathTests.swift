@@ -17,6 +17,8 @@ import Testing
         ("many channels", EdgeCases.base.inChannels(96).outChannels(64).kernel(3).padding(1).input(10)),
         // AVX2 element rows split these input channels into uneven chunks (89, 89, 22)
         ("input-channel chunks", EdgeCases.base.inChannels(200).outChannels(9).kernel(3).padding(1).input(7)),
+        // 220-float planes in two bands, dense enough: copied into planes on vector boundaries
+        ("1x1 copied planes", EdgeCases.base.inChannels(400).outChannels(96).kernel(1).input(20, 11)),
         ("dilated 3x3 d2 no padding", EdgeCases.base.channels(12).kernel(3).dilation(2).input(14)),
         ("rectangular stride", EdgeCases.base.channels(10).kernel(3, 2).stride(2, 1).padding(Padding(top: 1, left: 0, bottom: 0, right: 1)).input(10, 9)),
     ]

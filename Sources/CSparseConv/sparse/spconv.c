@@ -13,7 +13,9 @@
  * positions is one contiguous load per vector, with no bounds checks: the
  * columns ox >= out_w are garbage lanes, dropped when storing. A nonzero is
  * thus a single int32 element offset into the image workspace. 1x1, stride-1,
- * unpadded layers read the input itself (no copy): it already is the plane.
+ * unpadded layers read the input itself (no copy): it already is the plane,
+ * unless its planes would start off vector boundaries and it has two bands
+ * or more (see build_geometry).
  *
  * Packed format (sc_spconv):
  *   rows[nrows]    CSR rows. Element path: one row per output channel (c1 = -1).
@@ -152,7 +154,11 @@ static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img
           while (ra < rz && y0 + ra * d->stride_h < 0) ra++;
           while (rz > ra && y0 + (rz - 1) * d->stride_h >= d->in_h) rz--;
           if (ra > 0) memset(pl, 0, sizeof(float) * (size_t)(ra * wq));
-          if (rz > ra && d->stride_h == 1)
+          if (rz > ra && d->stride_h == 1 && xs == 0 && wq == d->in_w) {
+            /* unpadded rows of equal pitch (1x1 layers): one run of floats */
+            const int32_t n = (int32_t)((rz - ra) * wq);
+            s->k.fill_rows1(pl + ra * wq, n, 1, src + (y0 + ra) * d->in_w, n, 0);
+          } else if (rz > ra && d->stride_h == 1)
             s->k.fill_rows1(pl + ra * wq, wq, (int32_t)(rz - ra), src + (y0 + ra) * d->in_w, d->in_w,
                             (int32_t)-xs);
           else
@@ -441,6 +447,10 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
   return SC_OK;
 }
 
+/* Kept positions per input channel (vector loads of each input vector per
+   tile) from which copying a misaligned 1x1 layer's input pays. */
+#define SC_SPCONV_COPY_MIN_LOADS 20
+
 static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap_y, int32_t *tap_x,
                                 int32_t *ph_y_of, int32_t *ph_x_of) {
   const sc_conv_desc *d = &op->desc;
@@ -496,6 +506,18 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
       }
     }
   }
+  /* A 1x1 layer whose planes are not a whole number of vectors (14x14, 7x7)
+     makes most input loads of the direct read straddle cache lines; copying
+     each band into planes that start on cache lines took 1x1 layers at
+     14x14, 90 %, 0.12 -> 0.11 ms (block 1x2) and 0.18-0.21 -> 0.15-0.19 ms
+     (element-wise). With one band (7x7) the threads would share one copy and
+     read each other's halves: 5-25 % slower there, so those stay direct. The
+     copy also needs enough loads of each copied vector to pay for it:
+     1024->256 in 1x2 blocks (13 per input channel) was 3-5 % slower, the
+     others (26-51) were faster. */
+  if (s->direct && ((int64_t)d->in_h * d->in_w) % s->k.lanes != 0 && nb >= 2 &&
+      s->npos >= SC_SPCONV_COPY_MIN_LOADS * (int64_t)d->in_channels)
+    s->direct = 0;
   s->rb = (int32_t)rb;
   s->nb = (int32_t)nb;
   s->hb = (int32_t)(rb + maxoy + extra);
@@ -596,18 +618,6 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   }
   int32_t *tap_y = tmp, *tap_x = tmp + kh, *ph_y = tmp + kh + kw, *ph_x = tmp + 2 * kh + kw;
   int32_t *tap_off = tmp + 2 * kh + 2 * kw;
-  sc_status st = build_geometry(op, s, tap_y, tap_x, ph_y, ph_x);
-  if (st != SC_OK) {
-    sc_aligned_free(tmp);
-    spconv_destroy(s);
-    return st;
-  }
-  for (int32_t ky = 0; ky < kh; ky++)
-    for (int32_t kx = 0; kx < kw; kx++)
-      tap_off[ky * kw + kx] = s->direct ? 0
-                                        : (int32_t)(((int64_t)ph_y[ky] * s->nsx + ph_x[kx]) * s->plane +
-                                                    (int64_t)tap_y[ky] * s->wq + tap_x[kx]);
-
   /* rows */
   const int32_t G = d->groups, og = d->out_channels / G, cg = d->in_channels / G;
   const int64_t per_oc = (int64_t)cg * kk;
@@ -656,6 +666,18 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   }
   s->npos = npos;
   s->nval = nval;
+  /* geometry after the count: whether a 1x1 layer copies depends on it */
+  sc_status st = build_geometry(op, s, tap_y, tap_x, ph_y, ph_x);
+  if (st != SC_OK) {
+    sc_aligned_free(tmp);
+    spconv_destroy(s);
+    return st;
+  }
+  for (int32_t ky = 0; ky < kh; ky++)
+    for (int32_t kx = 0; kx < kw; kx++)
+      tap_off[ky * kw + kx] = s->direct ? 0
+                                        : (int32_t)(((int64_t)ph_y[ky] * s->nsx + ph_x[kx]) * s->plane +
+                                                    (int64_t)tap_y[ky] * s->wq + tap_x[kx]);
   s->idx = (int32_t *)sc_aligned_calloc(sizeof(int32_t) * (size_t)(npos + 16));
   s->val = (float *)sc_aligned_alloc(sizeof(float) * (size_t)SC_MAX(nval, 1));
   if (!s->idx || !s->val) {
