@@ -66,6 +66,7 @@ typedef struct sc_spconv_band {
   uint16_t *vmask; /* [nvec] */
   int32_t *voff;   /* [nvec] offset from the band's first output row */
   uint32_t *vperm; /* [nvec] squeeze permutation (8 lanes only, else NULL) */
+  uint8_t *contig; /* [ntiles] the tile's vectors are whole and consecutive */
 } sc_spconv_band;
 
 typedef struct sc_spconv {
@@ -112,6 +113,7 @@ static void spconv_destroy(void *p) {
     sc_aligned_free(s->band[f].vmask);
     sc_aligned_free(s->band[f].voff);
     sc_aligned_free(s->band[f].vperm);
+    sc_aligned_free(s->band[f].contig);
   }
   sc_aligned_free(s);
 }
@@ -226,6 +228,7 @@ static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, 
     a.voff = bd->voff + v0;
     a.vperm = bd->vperm ? bd->vperm + v0 : NULL;
     a.lastn = t == bd->ntiles - 1 ? (int32_t)(bd->m - (int64_t)(bd->nvec - 1) * lanes) : lanes;
+    a.contig = bd->contig[t];
     const sc_spconv_ukernel ks = s->k.single[T], kp = s->k.pair[T];
     if (s->nch == 1) {
       a.pin = NULL;
@@ -420,7 +423,9 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
   bd->vmask = (uint16_t *)sc_aligned_alloc(sizeof(uint16_t) * (size_t)bd->nvec);
   bd->voff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)bd->nvec);
   if (lanes == 8) bd->vperm = (uint32_t *)sc_aligned_alloc(sizeof(uint32_t) * (size_t)bd->nvec);
-  if (!bd->tile || !bd->vmask || !bd->voff || (lanes == 8 && !bd->vperm)) return SC_OUT_OF_MEMORY;
+  bd->contig = (uint8_t *)sc_aligned_alloc((size_t)bd->ntiles);
+  if (!bd->tile || !bd->vmask || !bd->voff || (lanes == 8 && !bd->vperm) || !bd->contig)
+    return SC_OUT_OF_MEMORY;
   for (int32_t t = 0; t <= bd->ntiles; t++)
     bd->tile[t] = (int32_t)((int64_t)t * bd->nvec / bd->ntiles);
   for (int32_t v = 0; v < bd->nvec; v++) {
@@ -443,6 +448,13 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
       if ((int64_t)bd->voff[v] + lanes > (int64_t)rows * ow) pk |= 1u << 31;
       bd->vperm[v] = pk;
     }
+  }
+  const unsigned full = lanes == 16 ? 0xFFFFu : 0xFFu;
+  for (int32_t t = 0; t < bd->ntiles; t++) {
+    uint8_t c = 1;
+    for (int32_t v = bd->tile[t]; v < bd->tile[t + 1] && c; v++)
+      c = bd->vmask[v] == full && bd->voff[v] == bd->voff[bd->tile[t]] + (v - bd->tile[t]) * lanes;
+    bd->contig[t] = c;
   }
   return SC_OK;
 }

@@ -31,6 +31,10 @@ typedef struct sc_spconv_args {
      full-width store here would pass the band's last output (store exactly). */
   const uint32_t *vperm;
   int32_t lastn;         /* lanes of the tile's last vector inside the plane */
+  /* 1: every vector of the tile is a whole run of real outputs and they
+     follow each other in the output (vector v goes to voff[0] + v*lanes), so
+     the stores need no per-vector lookups. Only a hint: kernels may ignore it. */
+  int32_t contig;
   /* Input-channel chunks: partial sums [2][T][lanes] (64-byte aligned) read
      instead of the bias when pin != NULL, written instead of the output
      when pout != NULL. */
