@@ -36,6 +36,15 @@ typedef struct sc_kconv_tile {
      starts from the bias and finishes): accumulate = start from the partial
      sums in out instead of the bias; finish = apply the activation. */
   int32_t accumulate, finish;
+  /* Channel runs (tables with runs = 1 only): the call covers nch output
+     channels; channel c uses kernels [kptr[c], kptr[c + 1]) of ics and w,
+     which then point at kernel 0, starts from biases[c] and writes the tile
+     at out + c * out_plane. The fields ics, w, n, bias above describe one
+     channel when a table takes one channel per call. */
+  int32_t nch;
+  const int32_t *kptr;
+  const float *biases;
+  size_t out_plane;
 } sc_kconv_tile;
 
 typedef void (*sc_kconv_fn)(const sc_kconv_tile *t);
@@ -78,6 +87,8 @@ typedef struct sc_kconv_kernels {
   /* s3 tile limits when they differ from gen's (0: vectors 4, R*V rv_max).
      AVX2 keeps 3 weights beside the accumulators and spills past about 10. */
   int32_t s3_vmax, s3_rv_max;
+  /* gen, s3, s3a and gen_ml take channel runs (see sc_kconv_tile.nch) */
+  int32_t runs;
 } sc_kconv_kernels;
 
 #if SC_X86
