@@ -11,8 +11,9 @@
 #define SC_KCONV_VMAX 8
 
 /*
- * One microkernel call: one output channel, one output tile of R rows x V
- * vectors (R, V are baked into the function). Input addresses are in the
+ * One microkernel call: one output tile of R rows x V vectors (R, V are
+ * baked into the function) for one output channel, or for a run of them
+ * where the table takes runs (see nch below). Input addresses are in the
  * source's flat coordinates: x + ics[k]*plane + toff[tap] + r*row_stride + lane.
  */
 typedef struct sc_kconv_tile {

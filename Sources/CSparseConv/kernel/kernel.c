@@ -25,6 +25,8 @@
  *     (py + i*sh, px + j*sw) as an Hph x Wph plane. Output (oh, ow) tap
  *     (kh, kw) reads phase ((kh*dh) % sh, (kw*dw) % sw) at row oh + kh*dh/sh,
  *     column ow + kw*dw/sw, i.e. flat position oh*Wph + ow + toff[tap].
+ *     At stride 1, Wph may drop a right-padding column that the next row's
+ *     left padding stands in for, where that makes rows whole vectors.
  *     Row tiles do not copy the whole input: each thread copies the hb rows
  *     of every phase plane that one band of Rm output rows reads into its
  *     own buffer (channels plane_b apart, taps at toff_b), one band at a
@@ -43,7 +45,9 @@
  *
  * Threads: items are (tile, output channel) in tile-major order so the
  * input rows of a tile stay in cache while every channel uses them; the
- * item range is split between threads by the cost prefix.
+ * item range is split between threads by the cost prefix. A thread's items
+ * of one tile go to the microkernel as one run of channels where the table
+ * takes runs (AVX2), so the tile's setup is paid once.
  */
 #include "kconv.h"
 #include "../sparse/spconv.h"
