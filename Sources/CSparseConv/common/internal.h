@@ -39,6 +39,17 @@
 #define SC_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define SC_MAX(a, b) ((a) > (b) ? (a) : (b))
 
+/* Zero columns a padded row may share with the next row at stride 1: a
+   row's right padding and the next row's left padding are both zeros, so
+   with a row pitch up to this many columns short of the padded width, a
+   read past a row's end lands on the next row's left padding. Bounded by
+   the kernel's horizontal reach (no read goes further). */
+static inline int64_t sc_shared_pad_columns(const sc_conv_desc *d) {
+  if (d->stride_w != 1) return 0;
+  const int64_t reach = (int64_t)(d->kernel_w - 1) * d->dilation_w;
+  return SC_MIN(reach, (int64_t)SC_MIN(d->pad_left, d->pad_right));
+}
+
 /* sc_aligned_alloc / sc_aligned_calloc / sc_aligned_free: see sparseconv.h. */
 
 /* Overflow-checked size arithmetic: return false on overflow. */

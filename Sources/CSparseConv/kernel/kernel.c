@@ -487,17 +487,14 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
     im->sh = d->stride_h;
     im->sw = d->stride_w;
     const int64_t Hpad = (int64_t)d->in_h + d->pad_top + d->pad_bottom;
-    /* At stride 1 a row's right padding can be the next row's left padding
-       (both zeros; see the direct sparse engine). Used where that makes rows
-       a whole number of vectors, which starts every row on a vector: 3x3
-       512@7 (rows of 8, not 9) 0.197 -> 0.187 ms at 90 % (probe). Elsewhere
-       it was no faster (56, 28) or slower (14: 16 -> 15, 4 %). */
-    const int64_t reach = (int64_t)(kw - 1) * d->dilation_w;
-    const int64_t spare = d->stride_w == 1 ? SC_MIN(reach, (int64_t)SC_MIN(d->pad_left, d->pad_right)) : 0;
+    /* Rows share zero padding columns (sc_shared_pad_columns) where that
+       makes them a whole number of vectors, which starts every row on a
+       vector: 3x3 512@7 (rows of 8, not 9) 0.197 -> 0.187 ms at 90 %
+       (probe). Elsewhere it was no faster (56, 28) or slower (14: 16 -> 15,
+       4 %). */
     int64_t Wpad = (int64_t)d->in_w + d->pad_left + d->pad_right;
-    const int64_t lanes = op->isa == SC_ISA_SCALAR ? 16 : im->k.lanes;
-    const int64_t cut = Wpad % lanes;
-    if (cut > 0 && cut <= spare && Wpad - cut >= lanes) Wpad -= cut;
+    const int64_t cut = Wpad % L;
+    if (cut > 0 && cut <= sc_shared_pad_columns(d) && Wpad - cut >= L) Wpad -= cut;
     const int64_t Hph = (Hpad + im->sh - 1) / im->sh, Wph = (Wpad + im->sw - 1) / im->sw;
     const int64_t plane = ((int64_t)im->sh * im->sw * Hph * Wph + 15) & ~(int64_t)15;
     if (plane > INT32_MAX || plane * d->in_channels > INT32_MAX) {

@@ -187,6 +187,11 @@ static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_row__avx2(float *row,
 static SC_TARGET_AVX2 SC_NO_LIBC_FILL void f32_spconv_fill_rows1__avx2(float *dst, int32_t wq,
                                                                        int32_t rows, const float *src,
                                                                        int32_t in_w, int32_t pad_left) {
+  if (pad_left == 0 && wq == in_w) {
+    in_w *= rows;
+    wq = in_w;
+    rows = 1;
+  }
   const int32_t tail = in_w & 7, body = in_w - tail;
   const int32_t right = wq - pad_left - in_w;
   for (int32_t r = 0; r < rows; r++, dst += wq, src += in_w) {

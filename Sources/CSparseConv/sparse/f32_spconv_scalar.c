@@ -101,6 +101,11 @@ void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t
 
 SC_NO_LIBC_FILL void sc_spconv_fill_rows1_scalar(float *dst, int32_t wq, int32_t rows, const float *src,
                                                  int32_t in_w, int32_t pad_left) {
+  if (pad_left == 0 && wq == in_w) {
+    in_w *= rows;
+    wq = in_w;
+    rows = 1;
+  }
   for (int32_t r = 0; r < rows; r++, dst += wq, src += in_w) {
     for (int32_t i = 0; i < pad_left; i++) dst[i] = 0.0f;
     for (int32_t x = 0; x < in_w; x++) dst[pad_left + x] = src[x];

@@ -151,18 +151,14 @@ static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img
       for (int32_t x = 0; x < s->nsx; x++) {
         float *pl = dst + ci * s->chan + ((int64_t)a * s->nsx + x) * s->plane;
         const int64_t xs = (int64_t)s->phase_x[x] - d->pad_left;
-        if (d->stride_w == 1 && s->k.fill_rows1 && xs <= 0 && s->wq >= d->in_w - xs) {
+        if (d->stride_w == 1 && xs <= 0 && s->wq >= d->in_w - xs) {
           /* rows [ra, rz) lie inside the input; the rest are zero rows */
           const int64_t y0 = ry0 * d->stride_h + s->phase_y[a] - d->pad_top;
           int64_t ra = 0, rz = s->hb;
           while (ra < rz && y0 + ra * d->stride_h < 0) ra++;
           while (rz > ra && y0 + (rz - 1) * d->stride_h >= d->in_h) rz--;
           if (ra > 0) memset(pl, 0, sizeof(float) * (size_t)(ra * wq));
-          if (rz > ra && d->stride_h == 1 && xs == 0 && wq == d->in_w) {
-            /* unpadded rows of equal pitch (1x1 layers): one run of floats */
-            const int32_t n = (int32_t)((rz - ra) * wq);
-            s->k.fill_rows1(pl + ra * wq, n, 1, src + (y0 + ra) * d->in_w, n, 0);
-          } else if (rz > ra && d->stride_h == 1)
+          if (rz > ra && d->stride_h == 1)
             s->k.fill_rows1(pl + ra * wq, wq, (int32_t)(rz - ra), src + (y0 + ra) * d->in_w, d->in_w,
                             (int32_t)-xs);
           else
@@ -365,6 +361,7 @@ static void pick_kernels(sc_isa isa, sc_spconv_kernels *k) {
 #if SC_X86
   if (isa == SC_ISA_AVX512) {
     sc_spconv_kernels_avx512(k);
+    k->fill_rows1 = sc_spconv_rows1_for(isa);
     return;
   }
   if (isa == SC_ISA_AVX2) {
@@ -486,17 +483,14 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
     maxox = SC_MAX(maxox, tap_x[k]);
   }
   const int64_t nph = (int64_t)s->nsy * s->nsx;
-  /* Stride-1 columns: a row's right padding and the next row's left padding
-     are both zeros, so they can be the same columns. Reads past a row's end
-     wrap onto the next row's first min(pad_left, pad_right) columns, which
-     are zeros: 3x3 pad 1 at 7x7 has rows of 8, not 9, and its 49 outputs
-     fill 7 vectors instead of 8. Probe, 3x3 pad 1, 90 %, block 1x2 /
+  /* Rows share their zero padding columns (sc_shared_pad_columns): 3x3 pad
+     1 at 7x7 has rows of 8, not 9, and its 49 outputs fill 7 vectors
+     instead of 8. Probe, 3x3 pad 1, 90 %, block 1x2 /
      element-wise: 512@7 0.260 -> 0.228 ms / 0.355 -> 0.285; 64@56 -8 % / -5 %;
      widths 12 to 56, 128 channels: 0-8 % faster, except block 1x2 at 28
      (6 % slower). A pitch that is a whole number of vectors stays (14x14:
      16; at 15 element-wise 128@14 was 10 % slower). */
-  int64_t shared_pad = d->stride_w == 1 ? SC_MIN(maxox, (int64_t)SC_MIN(d->pad_left, d->pad_right)) : 0;
-  if (((int64_t)ow + maxox) % s->k.lanes == 0) shared_pad = 0;
+  const int64_t shared_pad = ((int64_t)ow + maxox) % s->k.lanes == 0 ? 0 : sc_shared_pad_columns(d);
   const int64_t wq = (int64_t)ow + maxox - shared_pad;
   /* one extra row: a garbage lane of a band's last row may run past its end */
   const int64_t extra = maxox > 0 ? 1 : 0;

@@ -56,7 +56,8 @@ void sc_spconv_fill_row_scalar(float *row, int32_t wq, const float *src, int64_t
 /* Stride-1 rows, all inside the input: rows of pitch wq from source rows of
    pitch in_w, each pad_left zeros, in_w copied floats, then zeros to wq
    (wq >= pad_left + in_w). One call per plane, so short rows (7x7 layers)
-   do not pay a call and edge logic per row. */
+   do not pay a call and edge logic per row; unpadded rows of equal pitch
+   (1x1 layers) are copied as one run. */
 typedef void (*sc_spconv_fill_rows1)(float *dst, int32_t wq, int32_t rows, const float *src,
                                      int32_t in_w, int32_t pad_left);
 void sc_spconv_fill_rows1_scalar(float *dst, int32_t wq, int32_t rows, const float *src, int32_t in_w,
@@ -74,7 +75,7 @@ typedef struct sc_spconv_kernels {
   sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
   sc_spconv_fill_row fill_row;
-  sc_spconv_fill_rows1 fill_rows1; /* NULL: fill_row per row */
+  sc_spconv_fill_rows1 fill_rows1; /* AVX2's on AVX-512 (sc_spconv_rows1_for) */
 } sc_spconv_kernels;
 
 void sc_spconv_kernels_scalar(sc_spconv_kernels *k);
