@@ -34,8 +34,11 @@
  *    much as its GEMM. Masked loads of input rows replace padding.
  *
  * Packed formats (all 64-byte aligned, zero padded):
- *   PV  a      [groups][MT][K][MR]  weight (g, mt·MR + i, k) at
- *                                   a[((g·MT + mt)·K + k)·MR + i], MT = ceil(M/MR)
+ *   PV  a      [groups][MT][K][MR]  weight (g, m0(mt) + i, k) at
+ *                                   a[((g·MT + mt)·K + k)·MR + i], MT = ceil(M/MR);
+ *                                   tile mt holds rows [m0(mt), m0(mt + 1)) with
+ *                                   m0(mt) = mt·M / MT (tile_rows), so the rows
+ *                                   spread evenly (13 = 5 + 4 + 4, not 6 + 6 + 1)
  *       bias   [groups][MT][MR]
  *       koff   [K] (b.)             k = (c, ky, kx) -> c·plane + ky·dil_h·pw + kx·dil_w
  *       vmask  [nvec] (b.)          lanes of wide-grid vector v that are real pixels
@@ -194,6 +197,14 @@ static inline void tile_of(int32_t bv, int32_t ntl, int32_t t, int32_t *v0, int3
 
 /* ------------------------------------------------------------------ GEMM */
 
+/* First output row of M tile mt: the rows spread evenly over the MT tiles.
+   AVX2 kernels compute only a tile's real rows, so 13 kept filters of a
+   channel-pruned 1x1 layer run as 5 + 4 + 4 rows instead of 6 + 6 + 1 (18
+   rows of FMAs for 13). */
+static inline int32_t tile_row(const dense_impl *d, int32_t mt) {
+  return (int32_t)((int64_t)mt * d->M / d->MT);
+}
+
 static void gemm_segment(const sc_conv_op *op, const dense_impl *d, const float *input,
                          float *output, int32_t b, int32_t g, int32_t nbi, int32_t mt0,
                          int32_t mt1, const float *pad, float *ws) {
@@ -217,8 +228,9 @@ static void gemm_segment(const sc_conv_op *op, const dense_impl *d, const float 
     for (int32_t mt = mt0; mt < mt1; mt++) {
       const float *a = d->a + (((size_t)g * d->MT + mt) * d->K + k0) * MR;
       const float *bias = d->bias + ((size_t)g * d->MT + mt) * MR;
-      int mrows = SC_MIN(MR, d->M - mt * MR);
-      float *c_m = out_g + (size_t)mt * MR * d->N;
+      const int32_t m0 = tile_row(d, mt);
+      int mrows = tile_row(d, mt + 1) - m0;
+      float *c_m = out_g + (size_t)m0 * d->N;
       for (int32_t t = 0; t < ntl; t++) {
         int32_t v0, nv;
         tile_of(bv, ntl, t, &v0, &nv);
@@ -567,13 +579,15 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
   d->bias = (float *)sc_aligned_calloc(bias_floats * sizeof(float));
   if (!d->a || !d->bias) return SC_OUT_OF_MEMORY;
   for (int32_t g = 0; g < d->groups; g++) {
-    for (int32_t m = 0; m < d->M; m++) {
-      int32_t oc = g * d->M + m;
-      size_t tile = (size_t)g * d->MT + m / MR;
-      float *dst = d->a + tile * d->K * MR + m % MR;
-      const float *src = weight + (size_t)oc * d->K;
-      for (int32_t k = 0; k < d->K; k++) dst[(size_t)k * MR] = src[k];
-      d->bias[tile * MR + m % MR] = op->bias[oc];
+    for (int32_t mt = 0; mt < d->MT; mt++) {
+      for (int32_t m = tile_row(d, mt); m < tile_row(d, mt + 1); m++) {
+        const int32_t oc = g * d->M + m, i = m - tile_row(d, mt);
+        const size_t tile = (size_t)g * d->MT + mt;
+        float *dst = d->a + tile * d->K * MR + i;
+        const float *src = weight + (size_t)oc * d->K;
+        for (int32_t k = 0; k < d->K; k++) dst[(size_t)k * MR] = src[k];
+        d->bias[tile * MR + i] = op->bias[oc];
+      }
     }
   }
   op->packed_bytes = (a_floats + bias_floats) * sizeof(float);

@@ -12,23 +12,23 @@ static inline SC_TARGET_AVX2 __m256i lane_range8(int lo, int hi) {
   return _mm256_and_si256(ge, lt);
 }
 
-/* 6 × NV accumulators + NV loads + 1 broadcast fit the 16 ymm registers. */
+/* MR × NV accumulators (MR <= 6) + NV loads + 1 broadcast fit the 16 ymm
+   registers. MR is the tile's real row count: short tiles skip the padding
+   rows' FMAs (dense.c spreads the rows evenly over the tiles). */
 static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
-gemm_6xnv(const int nv, size_t kc, const float *restrict a, const float *restrict b, size_t ldb,
-          float *restrict c, size_t ldc, int mrows, int ncols, const float *restrict bias,
-          int flags) {
+gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const float *restrict b, size_t ldb,
+          float *restrict c, size_t ldc, int ncols, const float *restrict bias, int flags) {
   const __m256i tail = lane_range8(0, ncols - 8 * (nv - 1));
   __m256 acc[6][2];
   if (flags & SC_GEMM_FIRST) {
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < MR; i++) {
       __m256 bv = _mm256_broadcast_ss(bias + i);
       for (int v = 0; v < nv; v++) acc[i][v] = bv;
     }
   } else {
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < MR; i++) {
       for (int v = 0; v < nv; v++) {
-        if (i >= mrows) acc[i][v] = _mm256_setzero_ps();
-        else if (v == nv - 1) acc[i][v] = _mm256_maskload_ps(c + i * ldc + 8 * v, tail);
+        if (v == nv - 1) acc[i][v] = _mm256_maskload_ps(c + i * ldc + 8 * v, tail);
         else acc[i][v] = _mm256_loadu_ps(c + i * ldc + 8 * v);
       }
     }
@@ -37,7 +37,7 @@ gemm_6xnv(const int nv, size_t kc, const float *restrict a, const float *restric
     __m256 bv[2];
     for (int v = 0; v < nv; v++)
       bv[v] = v == nv - 1 ? _mm256_maskload_ps(b + 8 * v, tail) : _mm256_loadu_ps(b + 8 * v);
-    for (int i = 0; i < 6; i++) {
+    for (int i = 0; i < MR; i++) {
       __m256 av = _mm256_broadcast_ss(a + i);
       for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
     }
@@ -47,21 +47,19 @@ gemm_6xnv(const int nv, size_t kc, const float *restrict a, const float *restric
   if (flags & SC_GEMM_LAST) {
     if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
       const __m256 zero = _mm256_setzero_ps();
-      for (int i = 0; i < 6; i++)
+      for (int i = 0; i < MR; i++)
         for (int v = 0; v < nv; v++) acc[i][v] = _mm256_max_ps(acc[i][v], zero);
     }
     if (flags & SC_GEMM_RELU6) {
       const __m256 six = _mm256_set1_ps(6.0f);
-      for (int i = 0; i < 6; i++)
+      for (int i = 0; i < MR; i++)
         for (int v = 0; v < nv; v++) acc[i][v] = _mm256_min_ps(acc[i][v], six);
     }
   }
-  for (int i = 0; i < 6; i++) {
-    if (i < mrows) {
-      for (int v = 0; v < nv; v++) {
-        if (v == nv - 1) _mm256_maskstore_ps(c + i * ldc + 8 * v, tail, acc[i][v]);
-        else _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
-      }
+  for (int i = 0; i < MR; i++) {
+    for (int v = 0; v < nv; v++) {
+      if (v == nv - 1) _mm256_maskstore_ps(c + i * ldc + 8 * v, tail, acc[i][v]);
+      else _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
     }
   }
 }
@@ -69,8 +67,16 @@ gemm_6xnv(const int nv, size_t kc, const float *restrict a, const float *restric
 SC_TARGET_AVX2 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb,
                                         float *c, size_t ldc, int mrows, int ncols,
                                         const float *bias, int flags) {
-  if (ncols > 8) gemm_6xnv(2, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
-  else gemm_6xnv(1, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+#define SC_GEMM_ROWS(R)                                                                  \
+  case R:                                                                                \
+    if (ncols > 8) gemm_6xnv(2, R, kc, a, b, ldb, c, ldc, ncols, bias, flags);           \
+    else gemm_6xnv(1, R, kc, a, b, ldb, c, ldc, ncols, bias, flags);                     \
+    break;
+  switch (mrows) {
+    SC_GEMM_ROWS(1) SC_GEMM_ROWS(2) SC_GEMM_ROWS(3) SC_GEMM_ROWS(4) SC_GEMM_ROWS(5)
+    default: SC_GEMM_ROWS(6)
+  }
+#undef SC_GEMM_ROWS
 }
 
 static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
