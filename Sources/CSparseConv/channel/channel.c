@@ -53,6 +53,10 @@ typedef struct ch_impl {
   int32_t *dead;      /* [n_dead] removed output channels */
   float *dead_value;  /* [n_dead] their constant output, activation(bias) */
   int32_t n_dead, n_pad;
+  /* The inner op writes the kept filters into their own output planes and
+     fills the removed ones itself (sc_dense_map_outputs): no scatter, no
+     pass of its own for the constants. */
+  bool mapped;
 } ch_impl;
 
 static void ch_destroy(void *p) {
@@ -73,11 +77,12 @@ typedef struct ch_layout {
   size_t inner, in_off, out_off, total;
 } ch_layout;
 
-/* The inner op is the layer itself (every filter kept): one batched run. */
+/* One batched inner run: the inner op reads the layer's whole input and
+   writes its whole output (every filter kept, or a mapped inner op). */
 static bool ch_whole(const sc_conv_op *op) {
   const ch_impl *im = (const ch_impl *)op->impl;
   return im->inner && im->in_first == 0 && im->inner_ic == op->desc.in_channels &&
-         im->out_first == 0 && im->inner_oc == op->desc.out_channels;
+         (im->mapped || (im->out_first == 0 && im->inner_oc == op->desc.out_channels));
 }
 
 static bool ch_layout_of(const sc_conv_op *op, int32_t batch, int32_t threads, ch_layout *l) {
@@ -89,6 +94,10 @@ static bool ch_layout_of(const sc_conv_op *op, int32_t batch, int32_t threads, c
   if (l->inner == SIZE_MAX) return false;
   size_t total = sc_round_up(l->inner), a;
   l->in_off = total;
+  if (im->mapped) {
+    l->out_off = l->total = total;
+    return true;
+  }
   if (im->in_first < 0) {
     if (!sc_mul_size((size_t)im->inner_ic * d->in_h * d->in_w, sizeof(float), &a)) return false;
     if (!sc_add_size(total, sc_round_up(a), &total)) return false;
@@ -179,13 +188,19 @@ static sc_status ch_run(const sc_conv_op *op, int32_t batch, const float *input,
   char *ws = (char *)workspace;
   void *inner_ws = l.inner ? ws : NULL;
   float *gin = im->in_first < 0 ? (float *)(ws + l.in_off) : NULL;
-  float *gout = im->out_first < 0 ? (float *)(ws + l.out_off) : NULL;
+  float *gout = im->out_first < 0 && !im->mapped ? (float *)(ws + l.out_off) : NULL;
   /* Whole batch in one inner run when the inner op is the layer itself. */
   if (ch_whole(op)) return sc_conv_op_run(im->inner, batch, input, output, inner_ws, l.inner, threads);
   for (int32_t n = 0; n < batch; n++) {
     const float *in = input + (size_t)n * in_img;
     float *out = output + (size_t)n * out_img;
     const float *src = in + (size_t)SC_MAX(im->in_first, 0) * in_plane;
+    if (im->mapped) {
+      /* a slice of the input channels (one live group of several) */
+      sc_status st = sc_conv_op_run(im->inner, 1, src, out, inner_ws, l.inner, threads);
+      if (st != SC_OK) return st;
+      continue;
+    }
     if (gin) {
       /* live groups' input channels, group by group */
       ch_copy g = {gin, in, NULL, NULL, NULL, 0, (size_t)im->cin_g * in_plane};
@@ -310,6 +325,16 @@ sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *ma
       st = sc_conv_op_create(SC_PATH_DENSE, &id, cw, NULL, op->has_bias ? cb : NULL,
                              op->activation, op->isa, &im->inner);
     if (st != SC_OK) goto fail;
+    /* One live group read in place: the inner GEMM can write straight into
+       the layer's output, in one parallel region with no scatter pass.
+       Probe, 90 %, 2 threads: 1x1 128@56 0.100 -> 0.097 ms, 512->512@14
+       0.088 -> 0.086 (before the GEMM took pixel tiles outermost). */
+    if (live == 1 && im->in_first >= 0 && im->n_pad == 0) {
+      st = sc_dense_map_outputs(im->inner, im->out_map, OC, im->dead, im->dead_value, im->n_dead);
+      if (st == SC_OK) im->mapped = true;
+      else if (st != SC_UNSUPPORTED) goto fail;
+      st = SC_OK;
+    }
   }
   sc_aligned_free(cw);
   sc_aligned_free(cb);

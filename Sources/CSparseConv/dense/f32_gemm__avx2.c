@@ -15,9 +15,13 @@ static inline SC_TARGET_AVX2 __m256i lane_range8(int lo, int hi) {
 /* MR × NV accumulators (MR <= 6) + NV loads + 1 broadcast fit the 16 ymm
    registers. MR is the tile's real row count: short tiles skip the padding
    rows' FMAs (dense.c spreads the rows evenly over the tiles). */
+/* Row i of C is c + i * ldc, or c + crow[i] when crow is given. */
 static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
-gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const float *restrict b, size_t ldb,
-          float *restrict c, size_t ldc, int ncols, const float *restrict bias, int flags) {
+gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const float *restrict b,
+          size_t ldb, float *restrict c, size_t ldc, const int64_t *restrict crow, int ncols,
+          const float *restrict bias, int flags) {
+  float *cr[6];
+  for (int i = 0; i < MR; i++) cr[i] = crow ? c + crow[i] : c + (size_t)i * ldc;
   const __m256i tail = lane_range8(0, ncols - 8 * (nv - 1));
   __m256 acc[6][2];
   if (flags & SC_GEMM_FIRST) {
@@ -28,8 +32,8 @@ gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const 
   } else {
     for (int i = 0; i < MR; i++) {
       for (int v = 0; v < nv; v++) {
-        if (v == nv - 1) acc[i][v] = _mm256_maskload_ps(c + i * ldc + 8 * v, tail);
-        else acc[i][v] = _mm256_loadu_ps(c + i * ldc + 8 * v);
+        if (v == nv - 1) acc[i][v] = _mm256_maskload_ps(cr[i] + 8 * v, tail);
+        else acc[i][v] = _mm256_loadu_ps(cr[i] + 8 * v);
       }
     }
   }
@@ -58,26 +62,38 @@ gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const 
   }
   for (int i = 0; i < MR; i++) {
     for (int v = 0; v < nv; v++) {
-      if (v == nv - 1) _mm256_maskstore_ps(c + i * ldc + 8 * v, tail, acc[i][v]);
-      else _mm256_storeu_ps(c + i * ldc + 8 * v, acc[i][v]);
+      if (v == nv - 1) _mm256_maskstore_ps(cr[i] + 8 * v, tail, acc[i][v]);
+      else _mm256_storeu_ps(cr[i] + 8 * v, acc[i][v]);
     }
   }
 }
 
+#define SC_GEMM_ROWS(R, LDC, CROW)                                                       \
+  case R:                                                                                \
+    if (ncols > 8) gemm_6xnv(2, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);     \
+    else gemm_6xnv(1, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);               \
+    break;
+
 SC_TARGET_AVX2 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb,
                                         float *c, size_t ldc, int mrows, int ncols,
                                         const float *bias, int flags) {
-#define SC_GEMM_ROWS(R)                                                                  \
-  case R:                                                                                \
-    if (ncols > 8) gemm_6xnv(2, R, kc, a, b, ldb, c, ldc, ncols, bias, flags);           \
-    else gemm_6xnv(1, R, kc, a, b, ldb, c, ldc, ncols, bias, flags);                     \
-    break;
   switch (mrows) {
-    SC_GEMM_ROWS(1) SC_GEMM_ROWS(2) SC_GEMM_ROWS(3) SC_GEMM_ROWS(4) SC_GEMM_ROWS(5)
-    default: SC_GEMM_ROWS(6)
+    SC_GEMM_ROWS(1, ldc, NULL) SC_GEMM_ROWS(2, ldc, NULL) SC_GEMM_ROWS(3, ldc, NULL)
+    SC_GEMM_ROWS(4, ldc, NULL) SC_GEMM_ROWS(5, ldc, NULL)
+    default: SC_GEMM_ROWS(6, ldc, NULL)
   }
-#undef SC_GEMM_ROWS
 }
+
+SC_TARGET_AVX2 void f32_gemm_6x16_rows__avx2(size_t kc, const float *a, const float *b, size_t ldb,
+                                             float *c, const int64_t *crow, int mrows, int ncols,
+                                             const float *bias, int flags) {
+  switch (mrows) {
+    SC_GEMM_ROWS(1, 0, crow) SC_GEMM_ROWS(2, 0, crow) SC_GEMM_ROWS(3, 0, crow)
+    SC_GEMM_ROWS(4, 0, crow) SC_GEMM_ROWS(5, 0, crow)
+    default: SC_GEMM_ROWS(6, 0, crow)
+  }
+}
+#undef SC_GEMM_ROWS
 
 static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
 gconv_4xnv(const int nv, const sc_gconv_args *restrict p, const sc_gconv_tile *restrict t) {
@@ -216,6 +232,12 @@ SC_TARGET_AVX2 void f32_cvgemm_8x48__avx2(size_t kc, const float *w, size_t vstr
 }
 
 #else
+void f32_gemm_6x16_rows__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                              const int64_t *crow, int mrows, int ncols, const float *bias,
+                              int flags) {
+  (void)kc; (void)a; (void)b; (void)ldb; (void)c; (void)crow; (void)mrows; (void)ncols;
+  (void)bias; (void)flags;
+}
 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                          size_t ldc, int mrows, int ncols, const float *bias, int flags) {
   (void)kc; (void)a; (void)b; (void)ldb; (void)c; (void)ldc; (void)mrows; (void)ncols;

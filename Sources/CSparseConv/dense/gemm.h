@@ -28,6 +28,11 @@ void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb
 /* MR = 6, NR = 16 (two ymm). */
 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                          size_t ldc, int mrows, int ncols, const float *bias, int flags);
+/* The same, row i of C at c + crow[i] (rows of a channel-pruned layer's kept
+   filters written straight into their output planes). */
+void f32_gemm_6x16_rows__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                              const int64_t *crow, int mrows, int ncols, const float *bias,
+                              int flags);
 /* MR = 4, NR = 8. */
 void f32_gemm_4x8__scalar(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                           size_t ldc, int mrows, int ncols, const float *bias, int flags);
