@@ -36,6 +36,9 @@
  * Run, per image: gather input (if needed), inner run, scatter (if needed),
  * zero the removed channels. The layer's own parallel work (gather, scatter,
  * zeroing) uses one parallel region; the inner operator uses its own.
+ * mapped: with one live group and an AVX2 GEMM inner op, the inner op writes
+ * each kept filter into its own output plane and fills the removed planes
+ * itself (sc_dense_map_outputs), so the run is that one inner run.
  */
 #include "../common/internal.h"
 
