@@ -67,6 +67,7 @@ typedef struct kc_impl {
   size_t plane;      /* floats per input channel in the source */
   size_t src_floats; /* workspace floats of the source copy (0 when direct) */
   int32_t lanes, Vm, Rm;
+  int32_t nbands;    /* row tiles: bands of output rows, at most Rm rows each */
   int32_t nblk;      /* input-channel blocks (direct 1x1 only; else 1) */
   int32_t *bptr;     /* [out_channels][nblk + 1] kernel index where each block starts */
   int64_t ntiles, nchunks, qend;
@@ -167,15 +168,23 @@ static SC_NO_LIBC_FILL void kc_copy_rows(const sc_conv_op *op, const kc_impl *im
   for (size_t j = used; j < plane; j++) dst[j] = 0.0f;
 }
 
-/* Source rows of band rb (phase-plane rows rb*Rm .. rb*Rm + hb - 1 of every
-   phase of every channel) into buf. */
+/* First output row of row band rb: the rows spread evenly over the bands
+   (28 rows in bands of up to 5: 4,5,5,4,5,5, not 5,5,5,5,5,3), so no band
+   runs a short tile with too few accumulator chains to hide the FMA
+   latency. */
+static inline int32_t kc_band_row(const kc_impl *im, int32_t OH, int64_t rb) {
+  return (int32_t)(rb * OH / im->nbands);
+}
+
+/* Source rows of band rb (phase-plane rows from the band's first output row,
+   hb of them, of every phase of every channel) into buf. */
 static void kc_fill_band(const sc_conv_op *op, const kc_impl *im, const float *in, int64_t rb,
                          float *buf) {
   const sc_conv_desc *d = &op->desc;
   const size_t in_plane = (size_t)d->in_h * d->in_w;
   for (int32_t c = 0; c < d->in_channels; c++)
-    kc_copy_rows(op, im, in + (size_t)c * in_plane, buf + (size_t)c * im->plane_b, rb * im->Rm, im->hb,
-                 im->plane_b);
+    kc_copy_rows(op, im, in + (size_t)c * in_plane, buf + (size_t)c * im->plane_b,
+                 kc_band_row(im, op->out_h, rb), im->hb, im->plane_b);
   const size_t used = (size_t)d->in_channels * im->plane_b;
   memset(buf + used, 0, sizeof(float) * (im->band_floats - used));
 }
@@ -204,9 +213,9 @@ static void kc_run_tile(const sc_conv_op *op, const kc_impl *im, const float *sr
   size_t out_off;
   if (!im->flat) {
     const int64_t rb = ti / im->nchunks, cc = ti % im->nchunks;
-    const int32_t oh0 = (int32_t)(rb * im->Rm);
+    const int32_t oh0 = kc_band_row(im, OH, rb);
     const int32_t c0 = (int32_t)(cc * im->Vm * L);
-    R = SC_MIN(im->Rm, OH - oh0);
+    R = kc_band_row(im, OH, rb + 1) - oh0;
     cols = SC_MIN(im->Vm * L, OW - c0);
     /* a band buffer starts at the tile's first row */
     t.x = src + (im->banded ? 0 : (size_t)oh0 * im->Wph) + c0;
@@ -560,8 +569,9 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
     const int32_t rcap = SC_MIN(SC_KCONV_RMAX, rvmax / im->Vm);
     const int32_t bands = (OH + rcap - 1) / rcap;
     im->Rm = (OH + bands - 1) / bands;
+    im->nbands = (OH + im->Rm - 1) / im->Rm;
     im->nchunks = (OW + (int64_t)im->Vm * L - 1) / ((int64_t)im->Vm * L);
-    im->ntiles = ((OH + im->Rm - 1) / im->Rm) * im->nchunks;
+    im->ntiles = (int64_t)im->nbands * im->nchunks;
     max_read = (int64_t)(OH - 1) * im->Wph + im->nchunks * im->Vm * L;
   }
   /* Row tiles read a band of hb source rows per band of Rm output rows: each
