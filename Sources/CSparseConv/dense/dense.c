@@ -564,8 +564,12 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
      tiles outermost). Probe, AVX2 dense, 2 threads: 1x1 1024->256@14 0.675
      -> 0.632 ms, 1024->512@14 1.334 -> 1.244. Splitting a K of 512 cost
      more in C reloads than it saved (512->128@28 0.556 -> 0.596), and
-     im2col'd 3x3 layers were 3 % slower. */
-  const int32_t kc_max = d->direct_b && d->w == 8 && d->K > KC_MAX ? KC_DIRECT_MAX : KC_MAX;
+     im2col'd 3x3 layers were 3 % slower. Only with many M tiles: shallower
+     blocks mean wider N blocks, and 26 kept filters of a channel-pruned
+     1024->256@14 (5 M tiles, one N block) then split 3:2 between two
+     threads (sparse-bench 0.077 -> 0.085 ms). */
+  const int32_t kc_max =
+      d->direct_b && d->w == 8 && d->K > KC_MAX && d->MT >= 16 ? KC_DIRECT_MAX : KC_MAX;
   d->nk = (d->K + kc_max - 1) / kc_max;
   d->kc = (d->K + d->nk - 1) / d->nk;
   /* the wide grid costs its garbage columns, im2col costs a copy of K × N */
