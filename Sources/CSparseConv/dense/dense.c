@@ -593,6 +593,10 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
   int32_t block_vec = (int32_t)(B_BLOCK_FLOATS / ((int64_t)d->kc * d->w));
   block_vec = SC_MAX(d->nvmax, block_vec / d->nvmax * d->nvmax);
   d->nb = (d->nvec + block_vec - 1) / block_vec;
+  /* Threads split the (N block, M tile) units: an odd count leaves one
+     thread a unit more. One more N block evens it for two threads (13 kept
+     filters of a channel-pruned 1x1 128@56: 5 x 3 units -> 6 x 3). */
+  if (d->nb > 1 && (d->nb * d->MT) % 2 == 1 && d->nb < d->nvec) d->nb++;
   d->block_vec_max = (d->nvec + d->nb - 1) / d->nb;
   d->ws_floats = d->direct_b || d->padded ? 0 : (size_t)d->kc * d->block_vec_max * d->w;
   d->pad_copy = d->padded;
