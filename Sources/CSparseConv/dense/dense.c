@@ -105,9 +105,9 @@ typedef struct dense_impl {
   int32_t *vdst;          /* [nvec] */
   int flags;             /* activation flags */
   /* Mapped output (sc_dense_map_outputs; AVX2 pixel-vector GEMM, one group):
-     GEMM row m goes to plane omap[m] of output images of out_planes planes
-     (rowoff[m] = omap[m] * N), and the planes fill_plane[] get the constant
-     fill_value[] in the same pass. NULL rowoff: row m is plane m. */
+     GEMM row m goes to plane out_plane[m] of output images of out_planes
+     planes (rowoff[m] = out_plane[m] * N), and the planes fill_plane[] get
+     the constant fill_value[] in the same run. NULL rowoff: row m is plane m. */
   int64_t *rowoff;
   int32_t out_planes, nfill;
   int32_t *fill_plane;
