@@ -56,10 +56,12 @@
  * im2col block (c.) kc × block width floats, or the CV scratch 48 × block
  * pixels].
  *
- * Blocking: K is cut into nk ≈ equal blocks (<= 512 for PV, 128 for CV; the C
- * tile is reloaded between K blocks, the bias enters with the first, the
- * activation with the last), N into blocks whose B fits L2. Vectors are spread
- * evenly over blocks and tiles, so only the last vector of N is partial.
+ * Blocking: K is cut into nk ≈ equal blocks (<= 512 for PV, 256 for a deep
+ * in-place 1×1 B on AVX2, 128 for CV; the C tile is reloaded between K
+ * blocks, the bias enters with the first, the activation with the last), N
+ * into blocks whose B fits L2 (one more when that evens the thread units).
+ * Vectors are spread evenly over blocks and tiles, so only the last vector of
+ * N is partial. Within a block, AVX2 runs pixel tiles outermost.
  *
  * Threads: one parallel region; the padded copy is split by planes, then a
  * barrier. PV splits the list (image, group, N block, M tile) by thread index
