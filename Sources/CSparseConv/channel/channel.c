@@ -145,11 +145,8 @@ static void ch_copy_part(const ch_copy *c, int tid, int nt) {
     if (c->src) {
       const size_t si = c->src_idx ? (size_t)c->src_idx[i] : (size_t)i;
       memcpy(dst, c->src + si * c->plane + off, sizeof(float) * (size_t)len);
-    } else if (c->value && c->value[i] != 0.0f) {
-      const float v = c->value[i];
-      for (int64_t j = 0; j < len; j++) dst[j] = v;
     } else {
-      memset(dst, 0, sizeof(float) * (size_t)len);
+      sc_fill_floats(dst, (size_t)len, c->value ? c->value[i] : 0.0f);
     }
     b += len;
   }

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #ifdef _OPENMP
 #include <omp.h>
@@ -48,6 +49,15 @@ static inline int64_t sc_shared_pad_columns(const sc_conv_desc *d) {
   if (d->stride_w != 1) return 0;
   const int64_t reach = (int64_t)(d->kernel_w - 1) * d->dilation_w;
   return SC_MIN(reach, (int64_t)SC_MIN(d->pad_left, d->pad_right));
+}
+
+/* n floats of v (memset for zeros): the constant planes of removed filters. */
+static inline void sc_fill_floats(float *dst, size_t n, float v) {
+  if (v == 0.0f) {
+    memset(dst, 0, sizeof(float) * n);
+    return;
+  }
+  for (size_t i = 0; i < n; i++) dst[i] = v;
 }
 
 /* sc_aligned_alloc / sc_aligned_calloc / sc_aligned_free: see sparseconv.h. */

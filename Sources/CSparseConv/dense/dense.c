@@ -37,7 +37,7 @@
  *   PV  a      [groups][MT][K][MR]  weight (g, m0(mt) + i, k) at
  *                                   a[((g·MT + mt)·K + k)·MR + i], MT = ceil(M/MR);
  *                                   tile mt holds rows [m0(mt), m0(mt + 1)) with
- *                                   m0(mt) = mt·M / MT (tile_rows), so the rows
+ *                                   m0(mt) = mt·M / MT (mrow), so the rows
  *                                   spread evenly (13 = 5 + 4 + 4, not 6 + 6 + 1)
  *       bias   [groups][MT][MR]
  *       koff   [K] (b.)             k = (c, ky, kx) -> c·plane + ky·dil_h·pw + kx·dil_w
@@ -85,6 +85,7 @@ typedef struct dense_impl {
   sc_gemm_ukernel gemm;
   /* GEMM shape per (image, group) */
   int32_t groups, M, K, N, MT;
+  int32_t *mrow;         /* [MT + 1] first row of each M tile (tile_row) */
   int32_t kc, nk;        /* K block size and count */
   int32_t nvec, nb;      /* vectors over N, N blocks */
   int32_t block_vec_max; /* vectors of the largest N block */
@@ -138,6 +139,7 @@ static void dense_destroy(void *p) {
   sc_aligned_free(d->poff);
   sc_aligned_free(d->vmask);
   sc_aligned_free(d->vdst);
+  sc_aligned_free(d->mrow);
   sc_aligned_free(d->rowoff);
   sc_aligned_free(d->fill_plane);
   sc_aligned_free(d->fill_value);
@@ -211,13 +213,12 @@ static inline void tile_of(int32_t bv, int32_t ntl, int32_t t, int32_t *v0, int3
 
 /* ------------------------------------------------------------------ GEMM */
 
-/* First output row of M tile mt: the rows spread evenly over the MT tiles.
+/* First output row of M tile mt: the rows spread evenly over the MT tiles,
+   mrow[mt] = mt * M / MT (set once in init_gemm, not divided per call).
    AVX2 kernels compute only a tile's real rows, so 13 kept filters of a
-   channel-pruned 1x1 layer run as 5 + 4 + 4 rows instead of 6 + 6 + 1 (18
+   channel-pruned 1x1 layer run as 4 + 4 + 5 rows instead of 6 + 6 + 1 (18
    rows of FMAs for 13). */
-static inline int32_t tile_row(const dense_impl *d, int32_t mt) {
-  return (int32_t)((int64_t)mt * d->M / d->MT);
-}
+static inline int32_t tile_row(const dense_impl *d, int32_t mt) { return d->mrow[mt]; }
 
 static void gemm_segment(const sc_conv_op *op, const dense_impl *d, const float *input,
                          float *output, int32_t b, int32_t g, int32_t nbi, int32_t mt0,
@@ -297,9 +298,7 @@ static void fill_planes(const dense_impl *d, int32_t batch, float *output, int n
   for (int64_t f = f0; f < f1; f++) {
     const int64_t b = f / d->nfill, j = f % d->nfill;
     float *o = output + ((size_t)b * d->out_planes + (size_t)d->fill_plane[j]) * (size_t)d->N;
-    const float v = d->fill_value[j];
-    if (v == 0.0f) memset(o, 0, sizeof(float) * (size_t)d->N);
-    else for (int32_t x = 0; x < d->N; x++) o[x] = v;
+    sc_fill_floats(o, (size_t)d->N, d->fill_value[j]);
   }
 }
 
@@ -555,6 +554,9 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
   }
   const int MR = d->mr;
   d->MT = (d->M + MR - 1) / MR;
+  d->mrow = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * ((size_t)d->MT + 1));
+  if (!d->mrow) return SC_OUT_OF_MEMORY;
+  for (int32_t mt = 0; mt <= d->MT; mt++) d->mrow[mt] = (int32_t)((int64_t)mt * d->M / d->MT);
   const int32_t pw = cd->in_w + cd->pad_left + cd->pad_right;
   const int32_t ph = cd->in_h + cd->pad_top + cd->pad_bottom;
   const int64_t wide = (int64_t)op->out_h * pw;
