@@ -25,6 +25,11 @@ import Testing
         ("shared padding columns, unequal sides", EdgeCases.base.inChannels(9).outChannels(11).kernel(3).padding(Padding(top: 1, left: 2, bottom: 2, right: 1)).input(8, 13)),
         ("dilated 3x3 d2 no padding", EdgeCases.base.channels(12).kernel(3).dilation(2).input(14)),
         ("rectangular stride", EdgeCases.base.channels(10).kernel(3, 2).stride(2, 1).padding(Padding(top: 1, left: 0, bottom: 0, right: 1)).input(10, 9)),
+        // channel path: the kept filters run as dense rows of up to 6 channels
+        // (stride 1, more than 256 outputs), written into their own planes;
+        // 53 vectors of 22-wide rows, the last tile 3 vectors with 2 real lanes
+        ("channel dense rows, odd vector count", EdgeCases.base.inChannels(10).outChannels(23).kernel(3).padding(1).input(19, 21)),
+        ("channel dense rows, 5x5 dilated", EdgeCases.base.inChannels(7).outChannels(13).kernel(5).dilation(2).padding(4).input(18)),
     ]
 
     static var allCases: [(String, ConvolutionTester)] { EdgeCases.general + extra }

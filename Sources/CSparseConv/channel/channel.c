@@ -36,11 +36,14 @@
  * Run, per image: gather input (if needed), inner run, scatter (if needed),
  * zero the removed channels. The layer's own parallel work (gather, scatter,
  * zeroing) uses one parallel region; the inner operator uses its own.
- * mapped: with one live group and an AVX2 GEMM inner op, the inner op writes
- * each kept filter into its own output plane and fills the removed planes
- * itself (sc_dense_map_outputs), so the run is that one inner run.
+ * mapped: with one live group and an inner op that can (the AVX2 GEMM, or the
+ * direct engine of sc_dense_direct_init), the inner op writes each kept filter
+ * into its own output plane and fills the removed planes itself
+ * (sc_dense_map_outputs, sc_spconv_map_outputs), so the run is that one inner
+ * run.
  */
 #include "../common/internal.h"
+#include "../sparse/spconv.h"
 
 #include <string.h>
 
@@ -309,28 +312,32 @@ sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *ma
     id.out_channels = im->inner_oc;
     id.groups = live;
     sc_path pref = SC_PATH_DENSE;
-    if (live > 1 && cin_g == 1 && kmax == 1) pref = SC_PATH_DEPTHWISE;
-    else if (live > 1) pref = SC_PATH_GROUPED;
+    sc_init_fn init = sc_dense_init;
+    if (live > 1 && cin_g == 1 && kmax == 1) pref = SC_PATH_DEPTHWISE, init = sc_depthwise_init;
+    else if (live > 1) pref = SC_PATH_GROUPED, init = sc_grouped_init;
     /* A few filters left of a spatial kernel: the GEMM's im2col costs as
        much as for all filters and its tiles run mostly empty, while the
-       direct sparse engine fed dense pairs needs no im2col. Measured on Zen 3
-       (3x3, 6-52 filters, 7x7 to 56x56): 1.0-4.5x faster, except many
-       filters on large images. */
+       direct engine needs no im2col. Measured on Zen 3 (3x3, 6-52 filters,
+       7x7 to 56x56), with dense pairs: 1.0-4.5x faster, except many filters
+       on large images. */
     else if (d->kernel_h * d->kernel_w > 1 &&
              (im->inner_oc <= 32 || (int64_t)op->out_h * op->out_w <= 256))
-      pref = SC_PATH_BLOCK1X2;
-    st = sc_conv_op_create(pref, &id, cw, NULL, op->has_bias ? cb : NULL, op->activation, op->isa,
-                           &im->inner);
-    if (st != SC_OK && pref != SC_PATH_DENSE)
+      init = sc_dense_direct_init;
+    st = sc_conv_op_create_with(init, pref, &id, cw, NULL, op->has_bias ? cb : NULL, op->activation,
+                                op->isa, &im->inner);
+    if (st != SC_OK && init != sc_dense_init)
       st = sc_conv_op_create(SC_PATH_DENSE, &id, cw, NULL, op->has_bias ? cb : NULL,
                              op->activation, op->isa, &im->inner);
     if (st != SC_OK) goto fail;
-    /* One live group read in place: the inner GEMM can write straight into
-       the layer's output, in one parallel region with no scatter pass.
+    /* One live group read in place: the inner GEMM or direct engine can
+       write straight into the layer's output, in one parallel region with no
+       scatter pass.
        Probe, 90 %, 2 threads: 1x1 128@56 0.100 -> 0.097 ms, 512->512@14
        0.088 -> 0.086 (before the GEMM took pixel tiles outermost). */
     if (live == 1 && im->in_first >= 0 && im->n_pad == 0) {
       st = sc_dense_map_outputs(im->inner, im->out_map, OC, im->dead, im->dead_value, im->n_dead);
+      if (st == SC_UNSUPPORTED)
+        st = sc_spconv_map_outputs(im->inner, im->out_map, OC, im->dead, im->dead_value, im->n_dead);
       if (st == SC_OK) im->mapped = true;
       else if (st != SC_UNSUPPORTED) goto fail;
       st = SC_OK;

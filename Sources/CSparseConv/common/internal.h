@@ -137,9 +137,22 @@ sc_status sc_grouped_init(sc_conv_op *op, const float *weight, const uint8_t *ma
 sc_status sc_dense_map_outputs(sc_conv_op *op, const int32_t *out_plane, int32_t out_planes,
                                const int32_t *fill_plane, const float *fill_value, int32_t nfill);
 sc_status sc_block1x2_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+/* A dense convolution on the direct sparse engine (dense rows, or pairs with
+   every weight kept where rows measured slower; no im2col;
+   mask ignored, every weight multiplied), reported as SC_PATH_DENSE: for
+   shapes where an im2col copy costs as much as the GEMM, such as the few
+   filters the channel path keeps of a spatial kernel. */
+sc_status sc_dense_direct_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
 sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
 sc_status sc_channel_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
 sc_status sc_element_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
+
+typedef sc_status (*sc_init_fn)(sc_conv_op *op, const float *weight, const uint8_t *mask);
+/* sc_conv_op_create with the path's packer chosen by the caller (an inner
+   operator that needs one form of its path); op->path reads `path`. */
+sc_status sc_conv_op_create_with(sc_init_fn init, sc_path path, const sc_conv_desc *desc,
+                                 const float *weight, const uint8_t *mask, const float *bias,
+                                 sc_activation activation, sc_isa isa, sc_conv_op **out_op);
 
 /* Kept-ness of a weight under an optional mask. */
 static inline bool sc_kept(const float *weight, const uint8_t *mask, size_t i) {

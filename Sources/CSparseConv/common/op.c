@@ -52,9 +52,7 @@ sc_status sc_conv_desc_output_size(const sc_conv_desc *d, int32_t *out_h, int32_
   return SC_OK;
 }
 
-typedef sc_status (*init_fn)(sc_conv_op *, const float *, const uint8_t *);
-
-static init_fn path_init(sc_path path) {
+static sc_init_fn path_init(sc_path path) {
   switch (path) {
   case SC_PATH_DENSE: return sc_dense_init;
   case SC_PATH_DEPTHWISE: return sc_depthwise_init;
@@ -72,12 +70,20 @@ sc_status sc_conv_op_create(sc_path path, const sc_conv_desc *desc, const float 
                             sc_isa isa, sc_conv_op **out_op) {
   if (!out_op) return SC_INVALID_ARGUMENT;
   *out_op = NULL;
-  if (!desc || !weight) return SC_INVALID_ARGUMENT;
+  const sc_init_fn init = path_init(path);
+  if (!init) return SC_INVALID_ARGUMENT;
+  return sc_conv_op_create_with(init, path, desc, weight, mask, bias, activation, isa, out_op);
+}
+
+sc_status sc_conv_op_create_with(sc_init_fn init, sc_path path, const sc_conv_desc *desc,
+                                 const float *weight, const uint8_t *mask, const float *bias,
+                                 sc_activation activation, sc_isa isa, sc_conv_op **out_op) {
+  if (!out_op) return SC_INVALID_ARGUMENT;
+  *out_op = NULL;
+  if (!desc || !weight || !init) return SC_INVALID_ARGUMENT;
   if (activation != SC_ACTIVATION_NONE && activation != SC_ACTIVATION_RELU &&
       activation != SC_ACTIVATION_RELU6)
     return SC_INVALID_ARGUMENT;
-  init_fn init = path_init(path);
-  if (!init) return SC_INVALID_ARGUMENT;
   if (isa == SC_ISA_AUTO) isa = sc_cpu_isa();
   else if ((int)isa < SC_ISA_SCALAR || (int)isa > SC_ISA_AVX512) return SC_INVALID_ARGUMENT;
   else if (!sc_isa_supported(isa)) return SC_UNSUPPORTED;

@@ -126,6 +126,73 @@ static SC_AI SC_TARGET_AVX2 void pair_avx2(const sc_spconv_args *a, const int T)
   store_tile_avx2(acc1, T, a, a->out1);
 }
 
+/* R dense channels over T vectors: 2 input loads feed 2R FMAs. With input
+   loads mostly unaligned (half of them straddle cache lines), the pair
+   kernel's 6 loads per 12 FMAs were the limit on dense weights; a
+   standalone loop probe (3x3, 64 channels at 56x56, 6 filters, 2 threads)
+   ran 6 channels x 2 vectors at 152-166 GFLOP/s against 79 for 2 x 6 and
+   82 for 3 x 4. */
+/* Channels [r0, r0 + R) of a dense row of RS channels (w: [nnz][RS]) over T
+   vectors. */
+static SC_AI SC_TARGET_AVX2 void dense_part_avx2(const sc_spconv_args *a, const int RS, const int r0,
+                                                 const int R, const int T) {
+  __m256 acc[SC_SPCONV_RMAX][3];
+  SC_UNROLL for (int r = 0; r < R; r++) {
+    const __m256 b = _mm256_set1_ps(a->bias[r0 + r]);
+    SC_UNROLL for (int v = 0; v < T; v++) acc[r][v] = b;
+  }
+  const __m256i lm = lastmask_avx2(a->lastn);
+  const int32_t *idx = a->idx;
+  const float *w = a->w + r0;
+  const float *in = a->in;
+  for (int64_t k = 0, n = a->nnz; k < n; k++, w += RS) {
+    const float *ip = in + idx[k];
+    __m256 x[3];
+    SC_UNROLL for (int v = 0; v < T - 1; v++) x[v] = _mm256_loadu_ps(ip + 8 * v);
+    x[T - 1] = _mm256_maskload_ps(ip + 8 * (T - 1), lm);
+    SC_UNROLL for (int r = 0; r < R; r++) {
+      const __m256 wv = _mm256_broadcast_ss(w + r);
+      SC_UNROLL for (int v = 0; v < T; v++) acc[r][v] = _mm256_fmadd_ps(x[v], wv, acc[r][v]);
+    }
+  }
+  SC_UNROLL for (int r = 0; r < R; r++) store_tile_avx2(acc[r], T, a, a->out0 + a->ooff[r0 + r]);
+}
+
+/* R dense channels over T vectors: 2 input loads feed 2R FMAs. With input
+   loads mostly unaligned (half of them straddle cache lines), the pair
+   kernel's 6 loads per 12 FMAs were the limit on dense weights; a
+   standalone loop probe (3x3, 64 channels at 56x56, 6 filters, 2 threads)
+   ran 6 channels x 2 vectors at 152-166 GFLOP/s against 79 for 2 x 6 and
+   82 for 3 x 4. A band with an odd number of vectors ends in one tile of 3
+   (not 1: a lone vector takes R broadcasts per R FMAs, which the loads
+   cannot feed), run as two halves of the channels. */
+static SC_AI SC_TARGET_AVX2 void dense_avx2(const sc_spconv_args *a, const int R, const int T) {
+  if (T <= 2) {
+    dense_part_avx2(a, R, 0, R, T);
+  } else {
+    dense_part_avx2(a, R, 0, (R + 1) / 2, T);
+    if (R > 1) dense_part_avx2(a, R, (R + 1) / 2, R / 2, T);
+  }
+}
+
+#define SC_DENSE_DEF(R)                                                                      \
+  static SC_TARGET_AVX2 void f32_spconv_8x##R##_dense__avx2(const sc_spconv_args *a) {      \
+    dense_avx2(a, R, 1);                                                                     \
+  }                                                                                          \
+  static SC_TARGET_AVX2 void f32_spconv_16x##R##_dense__avx2(const sc_spconv_args *a) {     \
+    dense_avx2(a, R, 2);                                                                     \
+  }                                                                                          \
+  static SC_TARGET_AVX2 void f32_spconv_24x##R##_dense__avx2(const sc_spconv_args *a) {     \
+    dense_avx2(a, R, 3);                                                                     \
+  }
+SC_DENSE_DEF(1)
+SC_DENSE_DEF(2)
+SC_DENSE_DEF(3)
+SC_DENSE_DEF(4)
+SC_DENSE_DEF(5)
+SC_DENSE_DEF(6)
+#undef SC_DENSE_DEF
+
 #define SC_DEF(P, T)                                                                         \
   static SC_TARGET_AVX2 void f32_spconv_##P##x1__avx2(const sc_spconv_args *a) {            \
     single_avx2(a, T);                                                                       \
@@ -223,6 +290,15 @@ void sc_spconv_kernels_avx2(sc_spconv_kernels *k) {
   k->pair[T] = f32_spconv_##P##x2__avx2;
   SC_SET(8, 1) SC_SET(16, 2) SC_SET(24, 3) SC_SET(32, 4)
   SC_SET(40, 5) SC_SET(48, 6) SC_SET(56, 7) SC_SET(64, 8)
+#undef SC_SET
+  for (int r = 0; r <= SC_SPCONV_RMAX; r++)
+    for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->dense[r][t] = 0;
+  k->tmax_dense = 2;
+#define SC_SET(R)                                                                            \
+  k->dense[R][1] = f32_spconv_8x##R##_dense__avx2;                                           \
+  k->dense[R][2] = f32_spconv_16x##R##_dense__avx2;                                          \
+  k->dense[R][3] = f32_spconv_24x##R##_dense__avx2;
+  SC_SET(1) SC_SET(2) SC_SET(3) SC_SET(4) SC_SET(5) SC_SET(6)
 #undef SC_SET
 }
 #endif

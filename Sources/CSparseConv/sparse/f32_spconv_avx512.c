@@ -96,6 +96,51 @@ static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const in
   for (int v = 0; v < T; v++) store_avx512(acc1[v], a, v, a->out1, lo, hi);
 }
 
+/* R dense channels over T vectors (the AVX2 kernel's shape, 16 lanes; a
+   tile of 3 needs no halves in 32 registers). */
+static SC_AI SC_TARGET_AVX512 void dense_avx512(const sc_spconv_args *a, const int R, const int T) {
+  __m512 acc[SC_SPCONV_RMAX][3];
+  for (int r = 0; r < R; r++) {
+    const __m512 b = _mm512_set1_ps(a->bias[r]);
+    for (int v = 0; v < T; v++) acc[r][v] = b;
+  }
+  const __mmask16 lm = (__mmask16)((1u << a->lastn) - 1u);
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  for (int64_t k = 0, n = a->nnz; k < n; k++, w += R) {
+    const float *ip = in + idx[k];
+    __m512 x[3];
+    for (int v = 0; v < T - 1; v++) x[v] = _mm512_loadu_ps(ip + 16 * v);
+    x[T - 1] = _mm512_maskz_loadu_ps(lm, ip + 16 * (T - 1));
+    for (int r = 0; r < R; r++) {
+      const __m512 wv = _mm512_set1_ps(w[r]);
+      for (int v = 0; v < T; v++) acc[r][v] = _mm512_fmadd_ps(x[v], wv, acc[r][v]);
+    }
+  }
+  const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < T; v++) store_avx512(acc[r][v], a, v, a->out0 + a->ooff[r], lo, hi);
+}
+
+#define SC_DENSE_DEF(R)                                                                      \
+  static SC_TARGET_AVX512 void f32_spconv_16x##R##_dense__avx512(const sc_spconv_args *a) { \
+    dense_avx512(a, R, 1);                                                                   \
+  }                                                                                          \
+  static SC_TARGET_AVX512 void f32_spconv_32x##R##_dense__avx512(const sc_spconv_args *a) { \
+    dense_avx512(a, R, 2);                                                                   \
+  }                                                                                          \
+  static SC_TARGET_AVX512 void f32_spconv_48x##R##_dense__avx512(const sc_spconv_args *a) { \
+    dense_avx512(a, R, 3);                                                                   \
+  }
+SC_DENSE_DEF(1)
+SC_DENSE_DEF(2)
+SC_DENSE_DEF(3)
+SC_DENSE_DEF(4)
+SC_DENSE_DEF(5)
+SC_DENSE_DEF(6)
+#undef SC_DENSE_DEF
+
 #define SC_DEF(P, T)                                                                         \
   static SC_TARGET_AVX512 void f32_spconv_##P##x1__avx512(const sc_spconv_args *a) {        \
     single_avx512(a, T);                                                                     \
@@ -172,6 +217,15 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
   SC_SET(80, 5) SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8)
   SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11) SC_SET(192, 12)
   SC_SET(208, 13) SC_SET(224, 14) SC_SET(240, 15) SC_SET(256, 16)
+#undef SC_SET
+  for (int r = 0; r <= SC_SPCONV_RMAX; r++)
+    for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->dense[r][t] = 0;
+  k->tmax_dense = 2;
+#define SC_SET(R)                                                                            \
+  k->dense[R][1] = f32_spconv_16x##R##_dense__avx512;                                        \
+  k->dense[R][2] = f32_spconv_32x##R##_dense__avx512;                                        \
+  k->dense[R][3] = f32_spconv_48x##R##_dense__avx512;
+  SC_SET(1) SC_SET(2) SC_SET(3) SC_SET(4) SC_SET(5) SC_SET(6)
 #undef SC_SET
 }
 #endif

@@ -68,6 +68,38 @@ static inline void pair_scalar(const sc_spconv_args *a, const int T) {
   for (int v = 0; v < T; v++) store_scalar(acc1[v], a, v, a->out1);
 }
 
+static inline void dense_scalar(const sc_spconv_args *a, const int R, const int T) {
+  float acc[SC_SPCONV_RMAX][3][SC_LANES];
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < T; v++)
+      for (int i = 0; i < SC_LANES; i++) acc[r][v][i] = a->bias[r];
+  for (int64_t k = 0; k < a->nnz; k++) {
+    const float *ip = a->in + a->idx[k];
+    const float *w = a->w + k * R;
+    for (int v = 0; v < T; v++) {
+      const int n = v == T - 1 ? a->lastn : SC_LANES;
+      for (int i = 0; i < n; i++) {
+        const float x = ip[SC_LANES * v + i];
+        for (int r = 0; r < R; r++) acc[r][v][i] += x * w[r];
+      }
+    }
+  }
+  for (int r = 0; r < R; r++)
+    for (int v = 0; v < T; v++) store_scalar(acc[r][v], a, v, a->out0 + a->ooff[r]);
+}
+
+#define SC_DENSE_DEF(R)                                                                      \
+  static void f32_spconv_8x##R##_dense__scalar(const sc_spconv_args *a) { dense_scalar(a, R, 1); } \
+  static void f32_spconv_16x##R##_dense__scalar(const sc_spconv_args *a) { dense_scalar(a, R, 2); } \
+  static void f32_spconv_24x##R##_dense__scalar(const sc_spconv_args *a) { dense_scalar(a, R, 3); }
+SC_DENSE_DEF(1)
+SC_DENSE_DEF(2)
+SC_DENSE_DEF(3)
+SC_DENSE_DEF(4)
+SC_DENSE_DEF(5)
+SC_DENSE_DEF(6)
+#undef SC_DENSE_DEF
+
 #define SC_DEF(P, T)                                                                         \
   static void f32_spconv_##P##x1__scalar(const sc_spconv_args *a) { single_scalar(a, T); }  \
   static void f32_spconv_##P##x2__scalar(const sc_spconv_args *a) { pair_scalar(a, T); }
@@ -128,4 +160,13 @@ void sc_spconv_kernels_scalar(sc_spconv_kernels *k) {
   k->pair[3] = f32_spconv_24x2__scalar;
   k->single[4] = f32_spconv_32x1__scalar;
   k->pair[4] = f32_spconv_32x2__scalar;
+  for (int r = 0; r <= SC_SPCONV_RMAX; r++)
+    for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->dense[r][t] = 0;
+  k->tmax_dense = 2;
+#define SC_SET(R)                                                                            \
+  k->dense[R][1] = f32_spconv_8x##R##_dense__scalar;                                         \
+  k->dense[R][2] = f32_spconv_16x##R##_dense__scalar;                                        \
+  k->dense[R][3] = f32_spconv_24x##R##_dense__scalar;
+  SC_SET(1) SC_SET(2) SC_SET(3) SC_SET(4) SC_SET(5) SC_SET(6)
+#undef SC_SET
 }

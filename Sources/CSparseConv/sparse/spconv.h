@@ -6,12 +6,15 @@
 
 /* Largest tile (vectors along the flattened output) any kernel instantiates. */
 #define SC_SPCONV_TMAX 16
+/* Most output channels of one dense row (sc_spconv_init_dense). */
+#define SC_SPCONV_RMAX 6
 
-/* One CSR row: one output channel (c1 < 0) or a pair of output channels. */
+/* One CSR row: one output channel (c1 < 0), a pair of output channels, or
+   (dense rows) nc consecutive output channels c0 .. c0 + nc - 1. */
 typedef struct sc_spconv_row {
   int32_t c0, c1;
   int32_t nnz;    /* nonzero positions (blocks for pairs) */
-  int32_t unused;
+  int32_t nc;     /* dense rows: channels; 0 for single and pair rows */
   int64_t first;  /* index of the row's first position in idx[] */
   int64_t vfirst; /* index of the row's first value in val[] */
 } sc_spconv_row;
@@ -24,6 +27,8 @@ typedef struct sc_spconv_args {
   const float *in;       /* image workspace + first position of the tile */
   float b0, b1;          /* bias of c0, c1 */
   float *out0, *out1;    /* output planes of c0, c1 (image n) */
+  const float *bias;     /* dense rows: [nc] biases */
+  const int64_t *ooff;   /* dense rows: [nc] offset of each channel's plane from out0 */
   const uint16_t *vmask; /* [T] lanes of each vector that are real outputs */
   const int32_t *voff;   /* [T] output offset of each vector's first real lane */
   /* [T] 8-lane vectors only: bits 3i..3i+2 = the lane whose value goes to
@@ -74,6 +79,12 @@ typedef struct sc_spconv_kernels {
   int32_t tmax_pair;   /* tile used when rows are pairs */
   sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
+  /* Dense rows: dense[R][T] computes R channels (w: [nnz][R]) over a tile
+     of T vectors, tmax_dense of them, or tmax_dense + 1 for a band's last
+     tile when its vector count is odd. tmax_dense = 0 where an ISA has none
+     (the engine then runs dense weights as pairs). */
+  int32_t tmax_dense;
+  sc_spconv_ukernel dense[SC_SPCONV_RMAX + 1][SC_SPCONV_TMAX + 1];
   sc_spconv_fill_row fill_row;
   sc_spconv_fill_rows1 fill_rows1; /* AVX2's on AVX-512 (sc_spconv_rows1_for) */
 } sc_spconv_kernels;
@@ -86,5 +97,13 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k);
 
 /* Engine entry: pairs != 0 packs 1x2 blocks, else single weights. */
 sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs);
+/* A dense convolution (every weight multiplied, zeros included) on the same
+   engine, for few filters or a shallow depth, where an im2col GEMM would copy
+   as much as it computes: rows of up to SC_SPCONV_RMAX output channels
+   share each input load (see sc_spconv_init_dense in spconv.c). */
+sc_status sc_spconv_init_dense(sc_conv_op *op, const float *weight);
+/* sc_dense_map_outputs (internal.h) for an operator of this engine. */
+sc_status sc_spconv_map_outputs(sc_conv_op *op, const int32_t *out_plane, int32_t out_planes,
+                                const int32_t *fill_plane, const float *fill_value, int32_t nfill);
 
 #endif
