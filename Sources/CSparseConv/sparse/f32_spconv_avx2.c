@@ -126,12 +126,6 @@ static SC_AI SC_TARGET_AVX2 void pair_avx2(const sc_spconv_args *a, const int T)
   store_tile_avx2(acc1, T, a, a->out1);
 }
 
-/* R dense channels over T vectors: 2 input loads feed 2R FMAs. With input
-   loads mostly unaligned (half of them straddle cache lines), the pair
-   kernel's 6 loads per 12 FMAs were the limit on dense weights; a
-   standalone loop probe (3x3, 64 channels at 56x56, 6 filters, 2 threads)
-   ran 6 channels x 2 vectors at 152-166 GFLOP/s against 79 for 2 x 6 and
-   82 for 3 x 4. */
 /* Channels [r0, r0 + R) of a dense row of RS channels (w: [nnz][RS]) over T
    vectors. */
 static SC_AI SC_TARGET_AVX2 void dense_part_avx2(const sc_spconv_args *a, const int RS, const int r0,
@@ -158,12 +152,14 @@ static SC_AI SC_TARGET_AVX2 void dense_part_avx2(const sc_spconv_args *a, const 
   SC_UNROLL for (int r = 0; r < R; r++) store_tile_avx2(acc[r], T, a, a->out0 + a->ooff[r0 + r]);
 }
 
-/* R dense channels over T vectors: 2 input loads feed 2R FMAs. With input
-   loads mostly unaligned (half of them straddle cache lines), the pair
-   kernel's 6 loads per 12 FMAs were the limit on dense weights; a
-   standalone loop probe (3x3, 64 channels at 56x56, 6 filters, 2 threads)
-   ran 6 channels x 2 vectors at 152-166 GFLOP/s against 79 for 2 x 6 and
-   82 for 3 x 4. A band with an odd number of vectors ends in one tile of 3
+/* R dense channels over T vectors. Every channel of a dense row uses every
+   position, so the row's channels share each input load: 2 loads feed 2R
+   FMAs, against the pair kernel's 6 loads per 12. A standalone loop probe
+   (3x3, 64 channels at 56x56, 6 filters, 2 threads) ran 6 channels x 2
+   vectors at 152-166 GFLOP/s against 79 for 2 x 6 and 82 for 3 x 4. (A pair
+   loop probe with every load line-aligned, each tap reading its own shifted
+   copy of the plane, ran no faster: the count of loads matters, not their
+   alignment.) A band with an odd number of vectors ends in one tile of 3
    (not 1: a lone vector takes R broadcasts per R FMAs, which the loads
    cannot feed), run as two halves of the channels. */
 static SC_AI SC_TARGET_AVX2 void dense_avx2(const sc_spconv_args *a, const int R, const int T) {
