@@ -649,13 +649,22 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      spatial kernels are chunked, with a 32 KiB window: one load per FMA runs
      at about a third of peak from L2 against two thirds from L1 (a loop
      probe), and chunking took 3x3 256@14 0.38 -> 0.33 ms, 512@7 0.42 -> 0.37
-     and 256@56 7.7 -> 5.7. Pair rows, with two FMAs per load, gained
-     nothing; 1x1 layers, a tenth of a position per channel, paid more for
-     the partial sums than they saved (direct 1.4-1.6x slower, stride 2
-     1.2-1.3x). */
+     and 256@56 7.7 -> 5.7. 1x1 layers, a tenth of a position per channel,
+     paid more for the partial sums than they saved (direct 1.4-1.6x slower,
+     stride 2 1.2-1.3x). Pair rows, with two FMAs per load, gain where a row
+     has 2 blocks or more per input channel (3x3 at 75 % and below) on
+     images of more than 256 outputs; probe, 2 threads, 75 %: 3x3 128@28
+     0.49 -> 0.43 ms, 64@56 0.52 -> 0.49, VGG 256@56 9.0 -> 8.0, dilated
+     64@56 d2 0.54 -> 0.49, 128@56 stride 2 0.72 -> 0.68; at 50 % 4-12 %
+     faster. At 90 % (0.9 blocks per channel) 64@56 was 6 % slower, 512@7
+     and 256@14 at 50 % 4-8 % slower, and AlexNet's 11x11/4 over 3 channels
+     (sparse-bench) 5-9 % slower at 75-90 %, so kernels above 3x3 keep
+     whole rows. */
   const bool wide = s->k.lanes == 16;
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
-  if ((wide || (!s->pairs && kk > 1)) && win_ch * cg > budget) {
+  const bool pair_chunks =
+      s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
+  if ((wide || (!s->pairs && kk > 1) || pair_chunks) && win_ch * cg > budget) {
     int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
     cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
     if (cc < cg) {
