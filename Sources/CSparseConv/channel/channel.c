@@ -17,8 +17,10 @@
  *     with groups == 1 there is never padding);
  *   - inner desc: in_channels = G' * cin_g, out_channels = G' * kmax,
  *     groups = G', same spatial parameters. Path: depthwise when the inner
- *     shape is depthwise, grouped when G' > 1, else dense; dense is the
- *     fallback whenever the preferred path declines the shape.
+ *     shape is depthwise, grouped when G' > 1, else dense: for a spatial
+ *     kernel with few filters (<= 32) or a small image (<= 256 outputs) the
+ *     direct engine's dense form (sc_dense_direct_init), else the GEMM; the
+ *     GEMM is the fallback whenever the preferred form declines the shape.
  *
  * Packed format (ch_impl):
  *   inner    the inner operator (NULL when every filter is removed); it holds
