@@ -741,18 +741,10 @@ sc_status sc_dense_init(sc_conv_op *op, const float *weight, const uint8_t *mask
   const int64_t depth = (int64_t)cd->in_channels * cd->kernel_h * cd->kernel_w;
   if (cd->groups == 1 && cd->kernel_h * cd->kernel_w > 1 && depth <= SC_DENSE_DIRECT_MAX_DEPTH &&
       op->isa == SC_ISA_AVX2) {
-    /* The direct engine with output-channel pairs and every weight kept,
-       zeros included: a dense path multiplies them (0 x NaN is NaN). */
-    const size_t n = (size_t)cd->out_channels * (size_t)depth;
-    uint8_t *all = (uint8_t *)sc_aligned_alloc(n);
-    if (all) {
-      memset(all, 1, n);
-      const sc_status st = sc_spconv_init(op, weight, all, 1);
-      sc_aligned_free(all);
-      if (st == SC_OK) {
-        op->stored_weights = (int64_t)n;
-        return SC_OK;
-      }
+    /* The direct engine with output-channel pairs and every weight kept. */
+    if (sc_spconv_init_all_pairs(op, weight) == SC_OK) {
+      op->stored_weights = (int64_t)cd->out_channels * depth;
+      return SC_OK;
     }
   }
   return init_common(op, weight, false);

@@ -280,15 +280,12 @@ void sc_spconv_kernels_avx2(sc_spconv_kernels *k) {
   k->lanes = 8;
   k->tmax_single = 8;
   k->tmax_pair = 6;
-  for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->single[t] = k->pair[t] = 0;
 #define SC_SET(P, T)                                                                         \
   k->single[T] = f32_spconv_##P##x1__avx2;                                                   \
   k->pair[T] = f32_spconv_##P##x2__avx2;
   SC_SET(8, 1) SC_SET(16, 2) SC_SET(24, 3) SC_SET(32, 4)
   SC_SET(40, 5) SC_SET(48, 6) SC_SET(56, 7) SC_SET(64, 8)
 #undef SC_SET
-  for (int r = 0; r <= SC_SPCONV_RMAX; r++)
-    for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->dense[r][t] = 0;
   k->tmax_dense = 2;
 #define SC_SET(R)                                                                            \
   k->dense[R][1] = f32_spconv_8x##R##_dense__avx2;                                           \

@@ -209,7 +209,6 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
   k->lanes = 16;
   k->tmax_single = 16;
   k->tmax_pair = 12;
-  for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->single[t] = k->pair[t] = 0;
 #define SC_SET(P, T)                                                                         \
   k->single[T] = f32_spconv_##P##x1__avx512;                                                 \
   k->pair[T] = f32_spconv_##P##x2__avx512;
@@ -218,8 +217,6 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
   SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11) SC_SET(192, 12)
   SC_SET(208, 13) SC_SET(224, 14) SC_SET(240, 15) SC_SET(256, 16)
 #undef SC_SET
-  for (int r = 0; r <= SC_SPCONV_RMAX; r++)
-    for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->dense[r][t] = 0;
   k->tmax_dense = 2;
 #define SC_SET(R)                                                                            \
   k->dense[R][1] = f32_spconv_16x##R##_dense__avx512;                                        \

@@ -151,7 +151,6 @@ void sc_spconv_kernels_scalar(sc_spconv_kernels *k) {
   k->lanes = SC_LANES;
   k->tmax_single = 4;
   k->tmax_pair = 4;
-  for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->single[t] = k->pair[t] = 0;
   k->single[1] = f32_spconv_8x1__scalar;
   k->pair[1] = f32_spconv_8x2__scalar;
   k->single[2] = f32_spconv_16x1__scalar;
@@ -160,8 +159,6 @@ void sc_spconv_kernels_scalar(sc_spconv_kernels *k) {
   k->pair[3] = f32_spconv_24x2__scalar;
   k->single[4] = f32_spconv_32x1__scalar;
   k->pair[4] = f32_spconv_32x2__scalar;
-  for (int r = 0; r <= SC_SPCONV_RMAX; r++)
-    for (int t = 0; t <= SC_SPCONV_TMAX; t++) k->dense[r][t] = 0;
   k->tmax_dense = 2;
 #define SC_SET(R)                                                                            \
   k->dense[R][1] = f32_spconv_8x##R##_dense__scalar;                                         \

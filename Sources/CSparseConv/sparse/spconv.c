@@ -416,7 +416,7 @@ static void pick_kernels(sc_isa isa, sc_spconv_kernels *k) {
 sc_spconv_fill_rows1 sc_spconv_rows1_for(sc_isa isa) {
 #if SC_X86
   if (isa == SC_ISA_AVX2 || isa == SC_ISA_AVX512) {
-    sc_spconv_kernels k;
+    sc_spconv_kernels k = {0};
     sc_spconv_kernels_avx2(&k);
     return k.fill_rows1;
   }
@@ -868,6 +868,11 @@ sc_status sc_spconv_init_dense(sc_conv_op *op, const float *weight) {
   if (k.tmax_dense > 0 && d->out_channels / d->groups >= 4 && d->stride_h == 1 && d->stride_w == 1 &&
       (int64_t)op->out_h * op->out_w > 256)
     return spconv_init(op, weight, NULL, 0, 1);
+  return sc_spconv_init_all_pairs(op, weight);
+}
+
+sc_status sc_spconv_init_all_pairs(sc_conv_op *op, const float *weight) {
+  const sc_conv_desc *d = &op->desc;
   const size_t n = (size_t)d->out_channels * (size_t)(d->in_channels / d->groups) * (size_t)d->kernel_h *
                    (size_t)d->kernel_w;
   uint8_t *all = (uint8_t *)sc_aligned_alloc(SC_MAX(n, (size_t)1));

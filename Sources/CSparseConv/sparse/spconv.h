@@ -89,6 +89,8 @@ typedef struct sc_spconv_kernels {
   sc_spconv_fill_rows1 fill_rows1; /* AVX2's on AVX-512 (sc_spconv_rows1_for) */
 } sc_spconv_kernels;
 
+/* Fill a table the caller zeroed (pick_kernels in spconv.c): entries an ISA
+   has no kernel for stay NULL, tmax_dense stays 0. */
 void sc_spconv_kernels_scalar(sc_spconv_kernels *k);
 #if SC_X86
 void sc_spconv_kernels_avx2(sc_spconv_kernels *k);
@@ -97,6 +99,9 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k);
 
 /* Engine entry: pairs != 0 packs 1x2 blocks, else single weights. */
 sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs);
+/* Pairs with every weight kept (zeros multiplied, as a dense path must:
+   0 x NaN is NaN): a dense convolution on the engine's pair kernels. */
+sc_status sc_spconv_init_all_pairs(sc_conv_op *op, const float *weight);
 /* A dense convolution (every weight multiplied, zeros included) on the same
    engine, for few filters or a shallow depth, where an im2col GEMM would copy
    as much as it computes: rows of up to SC_SPCONV_RMAX output channels
