@@ -72,7 +72,9 @@ typedef void (*sc_kconv_spmm_fn)(const sc_kconv_spmm *a);
 
 /* Function tables indexed [R][V]; NULL where a tile does not fit the registers.
    gen: any taps (1 load per FMA); s3: 3x3, stride 1, dilation 1 in source
-   coordinates (each loaded input row serves up to 3 output rows);
+   coordinates (each loaded input row serves up to 3 output rows; AVX2
+   tiles of fewer than 8 accumulators sum each kernel column apart so that
+   their accumulators are not FMA-latency bound);
    gen_ml: R = 1 with masked loads on the last vector (reads a caller's tensor,
    so nothing past the last real lane may be touched). */
 typedef struct sc_kconv_kernels {
