@@ -24,6 +24,8 @@ import Testing
         ("1x1 copied planes", EdgeCases.base.inChannels(400).outChannels(96).kernel(1).input(20, 11)),
         // read in place; two bands of 7 rows would end off vector boundaries: one band, rows split
         ("1x1 one band, 14x14", EdgeCases.base.inChannels(448).outChannels(24).kernel(1).input(14)),
+        // 56 rows in 8 bands of 7 (equal, for the threads), not 5 bands of 10 and one of 6
+        ("bands of equal rows", EdgeCases.base.inChannels(64).outChannels(8).kernel(3).padding(1).input(56)),
         // rows share min(left, right) = 1 zero column with the next row's left padding
         ("shared padding columns, unequal sides", EdgeCases.base.inChannels(9).outChannels(11).kernel(3).padding(Padding(top: 1, left: 2, bottom: 2, right: 1)).input(8, 13)),
         ("dilated 3x3 d2 no padding", EdgeCases.base.channels(12).kernel(3).dilation(2).input(14)),
