@@ -68,11 +68,9 @@ static sc_init_fn path_init(sc_path path) {
 sc_status sc_conv_op_create(sc_path path, const sc_conv_desc *desc, const float *weight,
                             const uint8_t *mask, const float *bias, sc_activation activation,
                             sc_isa isa, sc_conv_op **out_op) {
-  if (!out_op) return SC_INVALID_ARGUMENT;
-  *out_op = NULL;
-  const sc_init_fn init = path_init(path);
-  if (!init) return SC_INVALID_ARGUMENT;
-  return sc_conv_op_create_with(init, path, desc, weight, mask, bias, activation, isa, out_op);
+  /* an unknown path has no packer: create_with rejects it */
+  return sc_conv_op_create_with(path_init(path), path, desc, weight, mask, bias, activation, isa,
+                                out_op);
 }
 
 sc_status sc_conv_op_create_with(sc_init_fn init, sc_path path, const sc_conv_desc *desc,

@@ -106,8 +106,15 @@ KC_INLINE void kc_gen256(const sc_kconv_tile *t, const int R, const int V, const
 /* 3x3, stride 1, dilation 1: for each kernel column c, its 3 weights sit in
    registers and each input vector of the tile's R+2 rows, loaded once, feeds
    the up-to-3 output rows that read it: 3(R+2)V loads for 9RV FMAs, against
-   9RV loads in kc_gen256. Always starts from the bias and finishes. */
+   9RV loads in kc_gen256. Always starts from the bias and finishes.
+   Tiles of fewer than 8 accumulators (7x7 layers: 7 rows of one vector)
+   would give each accumulator 9 dependent FMAs per kernel, and 7 chains
+   cannot hide the FMA latency on two pipes: there each kernel column is
+   summed into a temporary (a multiply and two FMAs, on the FMA pipes as
+   before) that one add (on the separate add pipes) folds into the
+   accumulator, the input rows sliding through 3 registers. */
 KC_INLINE void kc_s3_256(const sc_kconv_tile *t, const int R, const int V) {
+  const int colsum = R * V < 8;
   __m256 acc[SC_KCONV_RMAX][SC_KCONV_VMAX];
   const __m256 vb = _mm256_set1_ps(t->bias);
 #pragma unroll
@@ -127,6 +134,23 @@ KC_INLINE void kc_s3_256(const sc_kconv_tile *t, const int R, const int V) {
     for (int c = 0; c < 3; c++) {
       const __m256 w0 = _mm256_broadcast_ss(wk + c), w1 = _mm256_broadcast_ss(wk + 3 + c),
                    w2 = _mm256_broadcast_ss(wk + 6 + c);
+      if (colsum) {
+#pragma unroll
+        for (int v = 0; v < V; v++) {
+          __m256 x0 = _mm256_loadu_ps(xp + c + 8 * v), x1 = _mm256_loadu_ps(xp + rs + c + 8 * v);
+#pragma unroll
+          for (int j = 0; j < R; j++) {
+            const __m256 x2 = _mm256_loadu_ps(xp + (j + 2) * rs + c + 8 * v);
+            __m256 s = _mm256_mul_ps(w0, x0);
+            s = _mm256_fmadd_ps(w1, x1, s);
+            s = _mm256_fmadd_ps(w2, x2, s);
+            acc[j][v] = _mm256_add_ps(acc[j][v], s);
+            x0 = x1;
+            x1 = x2;
+          }
+        }
+        continue;
+      }
 #pragma unroll
       for (int j = 0; j < R + 2; j++)
 #pragma unroll
@@ -136,52 +160,6 @@ KC_INLINE void kc_s3_256(const sc_kconv_tile *t, const int R, const int V) {
           if (j >= 1 && j - 1 < R) acc[j - 1][v] = _mm256_fmadd_ps(w1, xv, acc[j - 1][v]);
           if (j >= 2 && j - 2 < R) acc[j - 2][v] = _mm256_fmadd_ps(w2, xv, acc[j - 2][v]);
         }
-    }
-  }
-  kc_store256(t, acc, R, V, 1);
-}
-
-/* kc_s3_256 for tiles of fewer than 8 accumulators (7x7 layers: 7 rows of
-   one vector). There each accumulator takes 9 dependent FMAs per kernel and
-   7 chains cannot hide the FMA latency on two pipes. Here each kernel column
-   is summed into a temporary (a multiply and two FMAs, on the FMA pipes as
-   before) that one add (on the separate add pipes) folds into the
-   accumulator: the accumulators' chains shrink to 3 adds per kernel. The
-   input rows slide through 3 registers, each loaded once per column. */
-KC_INLINE void kc_s3_256_colsum(const sc_kconv_tile *t, const int R, const int V) {
-  __m256 acc[SC_KCONV_RMAX][SC_KCONV_VMAX];
-  const __m256 vb = _mm256_set1_ps(t->bias);
-#pragma unroll
-  for (int r = 0; r < R; r++)
-#pragma unroll
-    for (int v = 0; v < V; v++) acc[r][v] = vb;
-  const int32_t n = t->n;
-  const ptrdiff_t rs = t->row_stride;
-  const float *x = t->x;
-  const size_t plane = t->plane;
-  const int32_t *ics = t->ics;
-  const float *w = t->w;
-  for (int32_t k = 0; k < n; k++) {
-    const float *xp = x + (size_t)ics[k] * plane;
-    const float *wk = w + (size_t)k * 9;
-#pragma unroll
-    for (int c = 0; c < 3; c++) {
-      const __m256 w0 = _mm256_broadcast_ss(wk + c), w1 = _mm256_broadcast_ss(wk + 3 + c),
-                   w2 = _mm256_broadcast_ss(wk + 6 + c);
-#pragma unroll
-      for (int v = 0; v < V; v++) {
-        __m256 x0 = _mm256_loadu_ps(xp + c + 8 * v), x1 = _mm256_loadu_ps(xp + rs + c + 8 * v);
-#pragma unroll
-        for (int j = 0; j < R; j++) {
-          const __m256 x2 = _mm256_loadu_ps(xp + (j + 2) * rs + c + 8 * v);
-          __m256 s = _mm256_mul_ps(w0, x0);
-          s = _mm256_fmadd_ps(w1, x1, s);
-          s = _mm256_fmadd_ps(w2, x2, s);
-          acc[j][v] = _mm256_add_ps(acc[j][v], s);
-          x0 = x1;
-          x1 = x2;
-        }
-      }
     }
   }
   kc_store256(t, acc, R, V, 1);
@@ -215,11 +193,8 @@ KC_INLINE void kc_s3_256_colsum(const sc_kconv_tile *t, const int R, const int V
   static SC_TARGET_AVX2 void f32_kconv_##R##x##V##__avx2(const sc_kconv_tile *t) { KC_CHANNELS(t, kc_gen256(&u, R, V, 0)); }
 KC_RV_LIST(KC_DEF)
 
-#define KC_DEF_S3(R, V)                                                                      \
-  static SC_TARGET_AVX2 void f32_kconv_3x3s1_##R##x##V##__avx2(const sc_kconv_tile *t) {    \
-    if (R * V < 8) KC_CHANNELS(t, kc_s3_256_colsum(&u, R, V));                              \
-    else KC_CHANNELS(t, kc_s3_256(&u, R, V));                                                \
-  }
+#define KC_DEF_S3(R, V) \
+  static SC_TARGET_AVX2 void f32_kconv_3x3s1_##R##x##V##__avx2(const sc_kconv_tile *t) { KC_CHANNELS(t, kc_s3_256(&u, R, V)); }
 KC_RV_LIST(KC_DEF_S3)
 
 #define KC_DEF_ML(V) \
