@@ -31,6 +31,9 @@ enum EdgeCases {
         ("relu6", base.channels(8).kernel(3).padding(1).input(9).activation(.relu6)),
         ("wide output", base.inChannels(4).outChannels(40).kernel(3).padding(1).input(5, 70)),
         ("large K", base.inChannels(160).outChannels(20).kernel(3).padding(1).input(6)),
+        // deeper than the direct engine takes: the GEMM's channel vectors
+        ("deep 3x3", base.inChannels(40).outChannels(48).kernel(3).padding(1).input(9, 11)),
+        ("deep stride 2, odd filters", base.inChannels(36).outChannels(47).kernel(3).stride(2).padding(1).input(13).activation(.relu6)),
     ]
 
     /// A seeded random sweep over the whole feature set.

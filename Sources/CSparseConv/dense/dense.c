@@ -587,11 +587,18 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
   /* AVX2 tiles of two pixel vectors: a lone last vector runs at half rate on
      6 accumulator chains (49 pixels: 16 + 16 + 16 + 1) */
   if (op->isa == SC_ISA_AVX2 && d->nvec % 2 == 1) eff_pv *= (d->nvec - 0.5) / d->nvec;
-  /* where im2col would be needed (strided), the channel vectors also save the copy */
+  /* Where im2col would be needed (spatial kernels), the channel vectors also
+     save the copy, on both ISAs. Probe, AVX2, 2 threads, GEMM -> channel
+     vectors (ms): 3x3 64@56 1.43 -> 1.35, 128@28 1.38 -> 1.33, 256@14 1.51
+     -> 1.31, 512@14 5.62 -> 5.21, 1024->256@14 5.85 -> 5.22, 3x3/2 256@28
+     1.59 -> 1.36, 256@13 in 2 groups 0.65 -> 0.59, 5x5 96->256@27 5.24 ->
+     4.95, 512->51@7 (the kept filters of a channel-pruned 512@7) 0.37 ->
+     0.20; at 256@56 and 512@28 they tie (21.0 against 20.8, 20.6 against
+     20.5). */
   bool im2col = !d->direct_b && !d->padded;
   const bool cv_isa = op->isa == SC_ISA_AVX512 || op->isa == SC_ISA_AVX2;
   if (cv_isa && (d->M >= 32 || d->groups > 1) &&
-      (eff_cv > eff_pv + 0.04 || (op->isa == SC_ISA_AVX512 && im2col && eff_cv >= eff_pv - 0.03)) &&
+      (eff_cv > eff_pv + 0.04 || (im2col && eff_cv >= eff_pv - 0.03)) &&
       (int64_t)ph * pw * cd->in_channels < INT32_MAX / 2)
     return init_cv(op, d, weight);
   int32_t block_vec = (int32_t)(B_BLOCK_FLOATS / ((int64_t)d->kc * d->w));
@@ -601,6 +608,11 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
      thread a unit more. One more N block evens it for two threads (13 kept
      filters of a channel-pruned 1x1 128@56: 5 x 3 units -> 6 x 3). */
   if (d->nb > 1 && (d->nb * d->MT) % 2 == 1 && d->nb < d->nvec) d->nb++;
+  /* One N block would have two threads split its M tiles, and each would
+     im2col the whole block for them. Two blocks halve each thread's copy.
+     Probe, AVX2, 2 threads: 3x3 256->26@14 0.33 -> 0.25 ms, 256->40@14
+     0.41 -> 0.32. */
+  if (d->nb == 1 && im2col && d->nvec >= 2 * d->nvmax) d->nb = 2;
   d->block_vec_max = (d->nvec + d->nb - 1) / d->nb;
   d->ws_floats = d->direct_b || d->padded ? 0 : (size_t)d->kc * d->block_vec_max * d->w;
   d->pad_copy = d->padded;
