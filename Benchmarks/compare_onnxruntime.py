@@ -18,6 +18,13 @@ export is timed once per model. Added keys:
   ort_ms        ONNX Runtime's median milliseconds (dense)
   ratio_vs_ort  ort_ms / ms: above 1, SparseConv is faster than ORT dense
 
+Channel-level layer records (ungrouped layers) also get ORT's time of the
+thinned layer: the same Conv with only the kept filters, which is what a user
+who removes pruned filters from the model file would run instead. Keys:
+
+  ort_thin_ms        ONNX Runtime's median milliseconds of the thinned Conv
+  ratio_vs_ort_thin  ort_thin_ms / ms
+
 The table lists, per layer and per model, our dense time and our best sparse
 time as ratios against ORT dense. Needs: pip install onnxruntime onnx numpy;
 a release build of sparse-bench (and of sparse-run for models).
@@ -75,6 +82,20 @@ def ort_layer_ms(key, min_time, reps):
     blob = conv_model(c_in, c_out, h, w, kh, kw, stride, pads[0], dil, groups, 0.0, 1, batch=batch, pads=list(pads))
     x = np.random.default_rng(2).standard_normal((batch, c_in, h, w)).astype(np.float32)
     return time_session(session(blob, threads), {"x": x}, min_time, reps)
+
+
+def thinned_key(r):
+    """The shape key of a channel-level record's layer with only its kept filters, or None
+    (grouped layers: a thinned grouped Conv needs equal filters per group)."""
+    if r.get("granularity") != "channel" or not r.get("shape") or r["shape"]["groups"] != 1:
+        return None
+    c_out = r["shape"]["c_out"]
+    kept = round(c_out * (1.0 - r["sparsity"]))
+    if kept < 1 or kept >= c_out:
+        return None
+    key = list(shape_key(r))
+    key[1] = kept
+    return tuple(key)
 
 
 def sparse_run_available():
@@ -137,6 +158,9 @@ def main():
             key = shape_key(r)
             if key not in ort_layers:
                 ort_layers[key] = ort_layer_ms(key, min_time, args.repetitions)
+            thin = thinned_key(r) if r.get("section", "q1-layers") == "q1-layers" else None
+            if thin is not None and thin not in ort_layers:
+                ort_layers[thin] = ort_layer_ms(thin, min_time, args.repetitions)
 
     # Models: export each once through sparse-run, then time it in ORT.
     ort_models = {}
@@ -169,6 +193,10 @@ def main():
         if o is not None:
             r["ort_ms"] = o
             r["ratio_vs_ort"] = o / r["ms"]
+        thin = thinned_key(r) if not r.get("model") else None
+        if thin is not None and thin in ort_layers:
+            r["ort_thin_ms"] = ort_layers[thin]
+            r["ratio_vs_ort_thin"] = ort_layers[thin] / r["ms"]
 
     machine = records[0].get("machine", {}) if records else {}
     print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  threads: {args.threads}  onnxruntime {ort.__version__}")

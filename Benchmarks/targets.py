@@ -19,8 +19,16 @@ TARGET_LAYERS = [
     "resnet50.conv3x3.256@14", "resnet50.conv1x1.1024-256@14", "resnet50.conv3x3.512@7",
     "mobilenet.pw1x1.128@56", "mobilenet.pw1x1.512@14",
 ]
-# speedup over the baseline at 90 % (channel: 0.8 / density)
+# speedup over the baseline at 90 %; channel-level: 0.8 / density, with the
+# density the layer really has (6 of 64 filters kept is 0.094, 13 of 128 is
+# 0.102), so this figure is only the nominal one
 TARGETS_90 = {"block1x2": 5.0, "element": 3.5, "kernel": 6.0, "channel": 0.8 / 0.1}
+
+
+def target_of(granularity, record):
+    if granularity == "channel":
+        return 0.8 / (1.0 - record["sparsity"])
+    return TARGETS_90[granularity]
 TARGET_BLOCK_75 = 2.5
 # DeepSparse 1.8, 90 % unstructured, 2 cores, ms (issue 3)
 DEEPSPARSE = {"resnet50.conv3x3.64@56": 0.39, "resnet50.conv1x1.256-64@56": 0.33,
@@ -54,15 +62,16 @@ def main(path):
             continue
         base = min(dense["ms"], dense.get("ort_ms") or float("inf"))
         cells = []
-        for g, target in TARGETS_90.items():
+        for g in TARGETS_90:
             r = by.get((layer, g, 0.9))
             if not r:
                 cells.append(f"{'-':>14s}")
                 continue
+            target = target_of(g, r)
             s = base / r["ms"]
             ok = s >= target
             met[g] += ok
-            cells.append(f"{s:5.2f}× {'ok' if ok else 'miss':>4s}/{target:<3g}")
+            cells.append(f"{s:5.2f}× {'ok' if ok else 'miss':>4s}/{target:<4.3g}")
         r75 = by.get((layer, "block1x2", 0.75))
         s75 = base / r75["ms"] if r75 else float("nan")
         met75 += s75 >= TARGET_BLOCK_75
@@ -76,6 +85,14 @@ def main(path):
         if e and b:
             print(f"  {layer:30s} DeepSparse {ds:.2f}  element {e['ms']:.3f} ({ds / e['ms']:.2f}×)  "
                   f"block1x2 {b['ms']:.3f} ({ds / b['ms']:.2f}×, target 1.5×)")
+    print("\nChannel-level at 90 % against ONNX Runtime running the thinned layer (only the kept filters),"
+          "\nwhat a user who removes the pruned filters from the model would run instead:")
+    for layer in TARGET_LAYERS:
+        r = by.get((layer, "channel", 0.9))
+        if r and r.get("ort_thin_ms"):
+            kept = round(r["shape"]["c_out"] * (1.0 - r["sparsity"]))
+            print(f"  {layer:30s} {kept:4d} of {r['shape']['c_out']:4d} filters  ORT thinned {r['ort_thin_ms']:.3f} ms"
+                  f"  ours {r['ms']:.3f} ms  ({r['ort_thin_ms'] / r['ms']:.2f}×)")
     print("\n50 % sparsity on 3×3 layers, each path vs our dense (≥ 1 means at least as fast):")
     for layer in sorted({r["layer"] for r in records}):
         dense = by.get((layer, "dense", 0))
