@@ -33,6 +33,7 @@ enum EdgeCases {
         ("large K", base.inChannels(160).outChannels(20).kernel(3).padding(1).input(6)),
         // deeper than the direct engine takes: the GEMM's channel vectors
         ("deep 3x3", base.inChannels(40).outChannels(48).kernel(3).padding(1).input(9, 11)),
+        ("1x1 small image, many filters", base.inChannels(24).outChannels(48).kernel(1).input(9, 11)),
         ("deep stride 2, odd filters", base.inChannels(36).outChannels(47).kernel(3).stride(2).padding(1).input(13).activation(.relu6)),
     ]
 

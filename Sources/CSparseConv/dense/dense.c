@@ -98,6 +98,7 @@ typedef struct dense_impl {
                  int, float *, const float *, int);
   bool pad_copy;          /* the run makes the zero-padded copy (padded, or cv with padding) */
   int32_t mvec;           /* cv: 16-channel vectors per group */
+  int32_t cv_mp;          /* cv: pixels per tile (kernel call) */
   float *wcv, *bcv;       /* cv: [groups][K][mvec·16], [groups][mvec·16] */
   int32_t *poff;          /* cv: [N] */
   int32_t pad_w, plane;   /* padded width, padded plane (floats) */
@@ -352,7 +353,7 @@ static void cv_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
       for (int32_t pb = 0; pb < d->nb; pb++) {
         int32_t pb0, pbn;
         tile_of(d->N, d->nb, pb, &pb0, &pbn);
-        const int32_t npt = (pbn + 7) / 8;
+        const int32_t npt = (pbn + d->cv_mp - 1) / d->cv_mp;
         for (int32_t kb = 0; kb < d->nk; kb++) {
           int32_t k0 = kb * d->kc, kc = SC_MIN(d->kc, d->K - k0);
           int flags = d->flags | (kb == 0 ? SC_GEMM_FIRST : 0) | (kb == d->nk - 1 ? SC_GEMM_LAST : 0);
@@ -507,6 +508,11 @@ static sc_status init_cv(sc_conv_op *op, dense_impl *d, const float *weight) {
   const int32_t khw = cd->kernel_h * cd->kernel_w;
   d->cv = true;
   d->cvgemm = op->isa == SC_ISA_AVX512 ? f32_cvgemm_8x48__avx512 : f32_cvgemm_8x48__avx2;
+  /* AVX2 runs a tile as strips of at most 6 pixels (12 accumulators): tiles
+     of 8 made two strips of 4, whose 8 FMA chains could not keep both pipes
+     busy. Probe, 2 threads, 3x3 dense: 512@7 1.51 -> 1.32 ms, 256@14 1.32
+     -> 1.28, 64@56 1.36 -> 1.31. */
+  d->cv_mp = op->isa == SC_ISA_AVX512 ? 8 : 6;
   d->padded = d->direct_b = false;
   d->nk = (d->K + KC_CV - 1) / KC_CV;
   d->kc = (d->K + d->nk - 1) / d->nk;
@@ -594,11 +600,15 @@ static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
      1.59 -> 1.36, 256@13 in 2 groups 0.65 -> 0.59, 5x5 96->256@27 5.24 ->
      4.95, 512->51@7 (the kept filters of a channel-pruned 512@7) 0.37 ->
      0.20; at 256@56 and 512@28 they tie (21.0 against 20.8, 20.6 against
-     20.5). */
+     20.5). 1x1 layers read in place need no im2col, but on small images
+     (up to 256 pixels) the channel vectors still win or tie: 1024->256@14
+     0.63 -> 0.59, 512->512@14 0.66 -> 0.59, 256->1024@14 ties; at 28x28
+     they lose 10-15 % (AVX2; not measured on AVX-512). */
   bool im2col = !d->direct_b && !d->padded;
   const bool cv_isa = op->isa == SC_ISA_AVX512 || op->isa == SC_ISA_AVX2;
   if (cv_isa && (d->M >= 32 || d->groups > 1) &&
-      (eff_cv > eff_pv + 0.04 || (im2col && eff_cv >= eff_pv - 0.03)) &&
+      (eff_cv > eff_pv + 0.04 ||
+       ((im2col || (op->isa == SC_ISA_AVX2 && d->N <= 256)) && eff_cv >= eff_pv - 0.03)) &&
       (int64_t)ph * pw * cd->in_channels < INT32_MAX / 2)
     return init_cv(op, d, weight);
   int32_t block_vec = (int32_t)(B_BLOCK_FLOATS / ((int64_t)d->kc * d->w));
