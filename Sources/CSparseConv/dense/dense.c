@@ -24,11 +24,13 @@
  *       squeezes the garbage lanes out (compress / expand);
  *    c. otherwise a per-thread im2col block (im2col_block).
  * 2. Channel vectors ("CV", f32_cvgemm_8x48__{avx512,avx2}): the vectors run
- *    along the output channels and up to 8 pixels are broadcast straight from
- *    the (padded copy of the) input, so small images (7×7 = 49 pixels) and
- *    strided layers keep all lanes busy with no im2col; the running sums of a
- *    block of pixels sit in a per-thread scratch and are transposed into NCHW
- *    at the end. Chosen where it fills more lanes than PV, or saves an im2col.
+ *    along the output channels and up to 8 pixels (6 on AVX2) are broadcast
+ *    straight from the (padded copy of the) input, so small images (7×7 = 49
+ *    pixels) and spatial kernels keep all lanes busy with no im2col; the
+ *    running sums of a block of pixels sit in a per-thread scratch and are
+ *    transposed into NCHW at the end. Chosen where it fills more lanes than
+ *    PV, or about as many and saves an im2col (on AVX2 also for 1×1 layers of
+ *    up to 256 pixels; see init_gemm).
  * 3. Tiny groups (grouped path, M <= 8, K <= 144, stride_w == 1): a direct
  *    convolution (f32_gconv_*): the im2col of a group with K = 36 would cost as
  *    much as its GEMM. Masked loads of input rows replace padding.
