@@ -23,16 +23,16 @@ TARGET_LAYERS = [
 # density the layer really has (6 of 64 filters kept is 0.094, 13 of 128 is
 # 0.102), so this figure is only the nominal one
 TARGETS_90 = {"block1x2": 5.0, "element": 3.5, "kernel": 6.0, "channel": 0.8 / 0.1}
+TARGET_BLOCK_75 = 2.5
+# DeepSparse 1.8, 90 % unstructured, 2 cores, ms (issue 3)
+DEEPSPARSE = {"resnet50.conv3x3.64@56": 0.39, "resnet50.conv1x1.256-64@56": 0.33,
+              "resnet50.conv3x3.256@14": 0.47, "mobilenet.pw1x1.128@56": 0.25}
 
 
 def target_of(granularity, record):
     if granularity == "channel":
         return 0.8 / (1.0 - record["sparsity"])
     return TARGETS_90[granularity]
-TARGET_BLOCK_75 = 2.5
-# DeepSparse 1.8, 90 % unstructured, 2 cores, ms (issue 3)
-DEEPSPARSE = {"resnet50.conv3x3.64@56": 0.39, "resnet50.conv1x1.256-64@56": 0.33,
-              "resnet50.conv3x3.256@14": 0.47, "mobilenet.pw1x1.128@56": 0.25}
 
 
 def main(path):
