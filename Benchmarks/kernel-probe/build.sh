@@ -4,7 +4,9 @@
 # Speed claims belong in sparse-bench; this is for quick A/B of a kernel change.
 #   Benchmarks/kernel-probe/build.sh [OUT]    # builds OUT (default /tmp/sparseconv-probe)
 #   /tmp/sparseconv-probe CIN COUT H W K STRIDE PAD PATH SPARSITY THREADS [DIL GROUPS]
-#   PATH: 0 dense, 3 block1x2, 4 kernel, 5 channel, 6 element; COLD=1 flushes caches between runs.
+#   PATH: 0 dense, 3 block1x2, 4 kernel, 5 channel, 6 element; COLD=1 flushes caches between runs;
+#   SUM=1 prints an output checksum (equal across builds that compute the same); PRUNE_BIAS=1
+#   drops the bias of removed filters (channel path), as sparse-bench's channel masks do.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 src="$root/Sources/CSparseConv"

@@ -35,6 +35,9 @@ int main(int argc,char**argv){
       if(z) w[i]=0;
     }
   }
+  /* PRUNE_BIAS=1: a removed filter loses its bias too, as SparseConv's channel masks and
+     sparse-bench do (its plane is then zero); by default it keeps it (a constant plane) */
+  if(path==5&&getenv("PRUNE_BIAS")) for(int o=0;o<d.out_channels;o++){ int any=0; for(long i=0;i<per;i++) any|=w[(long)o*per+i]!=0; if(!any) b[o]=0; }
   for(long i=0;i<nw;i++) kept+=w[i]!=0;
   sc_conv_op*op; sc_status st=sc_conv_op_create(path,&d,w,NULL,b,SC_ACTIVATION_RELU,SC_ISA_AUTO,&op);
   if(st){printf("create %d\n",st);return 1;}
@@ -52,5 +55,7 @@ int main(int argc,char**argv){
   qsort(s,n,sizeof(double),cmp);
   double dense=2.0*nw*oh*ow, useful=2.0*kept*oh*ow;
   printf("%-9s sp=%.2f  min %.4f ms  med %.4f ms  eff %.1f  useful %.1f GF/s (med)  stored=%ld\n", sc_path_name(path), 1.0-(double)kept/nw, s[0]*1e3, s[n/2]*1e3, dense/s[n/2]*1e-9, useful/s[n/2]*1e-9, (long)sc_conv_op_stored_weights(op));
+  /* SUM=1: a checksum of the output, to check that two builds compute the same */
+  if(getenv("SUM")){ double a=0,q=0; for(long i=0;i<out_n;i++){ a+=y[i]*(1+i%7); q+=(double)y[i]*y[i]; } printf("sum %.9g %.9g\n",a,q); }
   return 0;
 }
