@@ -28,6 +28,19 @@ static bool cpu_has_avx512(void) {
 #endif
 }
 
+bool sc_cpu_avx512_halves(void) {
+#if SC_X86
+  unsigned int a, b, c, d;
+  if (!cpu_has_avx512() || !__get_cpuid(0, &a, &b, &c, &d)) return false;
+  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const unsigned int family = ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu);
+  return family == 0x19u; /* Zen 4; Zen 5 (1Ah) runs them at full width */
+#else
+  return false;
+#endif
+}
+
 /* SPARSECONV_MAX_ISA=scalar|avx2|avx512 caps what AUTO picks: a way to check
    the slower variants of a whole program without rebuilding it. */
 static sc_isa env_cap(void) {

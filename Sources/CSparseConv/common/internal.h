@@ -94,6 +94,12 @@ static inline float sc_activate(float x, sc_activation act) {
 /* Returns true when isa is usable on this CPU. */
 bool sc_isa_supported(sc_isa isa);
 
+/* Returns true when this CPU runs 512-bit operations as two 256-bit halves
+   (AMD Zen 4: family 19h with AVX-512). There the 16-lane variants of some
+   sparse engines measured slower than their 8-lane ones, so those engines
+   ask this before taking op->isa's AVX-512 kernels (spconv.c, kernel.c). */
+bool sc_cpu_avx512_halves(void);
+
 /*
  * An operator. op.c fills the common fields and validates the description,
  * then calls the path's init function, which fills the path fields.

@@ -414,6 +414,33 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
   return SC_OK;
 }
 
+/* Where the CPU splits 512-bit operations in two (Zen 4), the SpMM below
+   still ran 1x1 layers of large images faster than the direct engine with 8
+   lanes (sparse-bench, 2 threads, 90 %: MobileNet 1x1 128@56 0.106 against
+   0.136 ms, ResNet-50 256->64@56 0.123 against 0.130), but not 14x14 ones
+   (MobileNet 512@14 0.344 against 0.157, ResNet-50 1024->256@14 0.326
+   against 0.198). */
+static bool kc_avx512_halves_small_1x1(const sc_conv_op *op) {
+  return sc_cpu_avx512_halves() && (int64_t)op->out_h * op->out_w <= 256;
+}
+
+/* The microkernels' ISA: op->isa, but on a CPU that splits 512-bit
+   operations in two (Zen 4) 16 lanes only for 1x1 layers (see above) and
+   the 3x3 stride-1 tiles of rows of 12 or more outputs. The 16-lane rules below were tuned on Zen 5;
+   on Zen 4 (sparse-bench, 2 threads, 90 %, AVX-512 -> AVX2 kernels) 3x3
+   512@7 ran 0.482 -> 0.153 ms, AlexNet 11x11/4 0.572 -> 0.304, 3x3 d2
+   64@56 0.593 -> 0.260, 3x3/2 128@56 0.805 -> 0.478, while 3x3 64@56,
+   128@28, 256@14 and AlexNet's 256@13 in 2 groups were 20-44 % faster with
+   16 lanes. */
+static sc_isa kc_isa(const sc_conv_op *op) {
+  const sc_conv_desc *d = &op->desc;
+  const bool rows3x3 = d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 &&
+                       d->dilation_h == 1 && d->dilation_w == 1 && op->out_w >= 12;
+  const bool one = d->kernel_h == 1 && d->kernel_w == 1;
+  if (op->isa == SC_ISA_AVX512 && !rows3x3 && !one && sc_cpu_avx512_halves()) return SC_ISA_AVX2;
+  return op->isa;
+}
+
 sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
   const sc_conv_desc *d = &op->desc;
   const int32_t OC = d->out_channels, OH = op->out_h, OW = op->out_w;
@@ -423,7 +450,9 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   /* A 1x1 kernel is one weight: kernel-level sparsity is element-level
      sparsity there, and the direct sparse engine ran those layers 1.1-1.3x
      faster than the SpMM below (Zen 3, 90 %, ResNet-50 and MobileNet 1x1). */
-  if (kk == 1 && op->isa != SC_ISA_AVX512) return sc_spconv_init(op, weight, mask, 0);
+  if (kk == 1 && (op->isa != SC_ISA_AVX512 || kc_avx512_halves_small_1x1(op)))
+    return sc_spconv_init(op, weight, mask, 0);
+  const sc_isa isa = kc_isa(op);
 
   kc_impl *im = (kc_impl *)sc_aligned_calloc(sizeof(kc_impl));
   if (!im) return SC_OUT_OF_MEMORY;
@@ -469,8 +498,8 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   /* Microkernels. */
   im->lanes = 16;
 #if SC_X86
-  if (op->isa == SC_ISA_AVX512) sc_kconv_kernels_avx512(&im->k);
-  else if (op->isa == SC_ISA_AVX2) sc_kconv_kernels_avx2(&im->k);
+  if (isa == SC_ISA_AVX512) sc_kconv_kernels_avx512(&im->k);
+  else if (isa == SC_ISA_AVX2) sc_kconv_kernels_avx2(&im->k);
   if (op->isa != SC_ISA_SCALAR) im->lanes = im->k.lanes;
 #else
   if (op->isa != SC_ISA_SCALAR) {
