@@ -2,6 +2,7 @@
 """Issue 3's speed targets, checked against a merged sparse-bench + ONNX Runtime run.
 
   python3 Benchmarks/targets.py Benchmarks/results/layers-avx2.ort.json
+  python3 Benchmarks/targets.py RUN1.json RUN2.json ...   # median of each cell over runs
 
 Input: the JSON written by `compare_onnxruntime.py --suite layers --output FILE`
 (sparse-bench layer records with ONNX Runtime's dense `ort_ms` merged in).
@@ -12,6 +13,7 @@ DeepSparse 1.8 comparison from the issue (unstructured 90 %, same machine
 kind, 2 cores).
 """
 import json
+import statistics
 import sys
 
 TARGET_LAYERS = [
@@ -106,5 +108,61 @@ def main(path):
         print(f"  {layer:30s} " + "  ".join(cells))
 
 
+def speedups(path):
+    """{(layer, column): speedup over that run's baseline} of one run."""
+    records = [r for r in json.load(open(path)) if r.get("layer")]
+    out = {}
+    for layer in TARGET_LAYERS:
+        def near(g, sparsity):
+            rs = [r for r in records if r["layer"] == layer and r["path"] == g
+                  and abs((r.get("sparsity") or 0) - sparsity) <= 0.02]
+            return min(rs, key=lambda r: abs((r.get("sparsity") or 0) - sparsity), default=None)
+        dense = near("dense", 0)
+        if not dense:
+            continue
+        base = min(dense["ms"], dense.get("ort_ms") or float("inf"))
+        for g in TARGETS_90:
+            r = near(g, 0.9)
+            if r:
+                out[(layer, g)] = (base / r["ms"], target_of(g, r))
+        r = near("block1x2", 0.75)
+        if r:
+            out[(layer, "block 75%")] = (base / r["ms"], TARGET_BLOCK_75)
+    return out, records[0].get("machine", {}) if records else {}
+
+
+def main_runs(paths):
+    """Several runs of the same suite on a machine whose speed comes and goes:
+    each cell is the median over the runs of that run's own ratio (sparse
+    against the baseline measured minutes apart in the same run), with the
+    range next to it."""
+    runs = [speedups(p) for p in paths]
+    machine = runs[0][1]
+    print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  runs: {len(paths)}")
+    print("each cell: median over the runs of (baseline ms / sparse ms) within one run, [min-max];"
+          "\nbaseline = min(our dense, ONNX Runtime dense) in that run\n")
+    columns = list(TARGETS_90) + ["block 75%"]
+    print(f"{'layer':30s}  " + "  ".join(f"{c + (' 90%' if c in TARGETS_90 else ''):>24s}" for c in columns))
+    met = {c: 0 for c in columns}
+    for layer in TARGET_LAYERS:
+        cells = []
+        for c in columns:
+            vals = sorted(run[(layer, c)][0] for run, _ in runs if (layer, c) in run)
+            if not vals:
+                cells.append(f"{'-':>24s}")
+                continue
+            target = next(run[(layer, c)][1] for run, _ in runs if (layer, c) in run)
+            m = statistics.median(vals)
+            ok = m >= target
+            met[c] += ok
+            cells.append(f"{m:5.2f}× [{vals[0]:.2f}-{vals[-1]:.2f}] {'ok' if ok else 'miss':>4s}/{target:<4.3g}")
+        print(f"{layer:30s}  " + "  ".join(cells))
+    n = len(TARGET_LAYERS)
+    print("\ntargets met by the median: " + ", ".join(f"{c} {met[c]}/{n}" for c in columns))
+
+
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "Benchmarks/results/layers-avx2.ort.json")
+    if len(sys.argv) > 2:
+        main_runs(sys.argv[1:])
+    else:
+        main(sys.argv[1] if len(sys.argv) > 1 else "Benchmarks/results/layers-avx2.ort.json")
