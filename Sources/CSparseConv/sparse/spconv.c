@@ -783,8 +783,10 @@ static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SP
    1x1 128@56 0.188 -> 0.091 ms, 512@14 0.155 -> 0.124, ResNet-50 1x1
    1024->256@14 0.152 -> 0.094, 256->64@56 0.110 -> 0.092; element-wise
    0.247 -> 0.137, 0.201 -> 0.156, 0.195 -> 0.162, 0.150 -> 0.130; at 50
-   and 75 % 8-42 % faster too. Spatial kernels keep 16 lanes: 1x2 blocks of
-   3x3 layers were 2-64 % faster with them. */
+   and 75 % 2-47 % faster too, but for element-wise 256->64@56 at 50 %
+   (0.49 -> 0.59 ms; dense 0.46). Spatial kernels keep 16 lanes: 1x2
+   blocks of 3x3 layers were faster with them (2-64 %) except dilated 3x3
+   d2 at 90 % (0.23 against 0.18 ms). */
 static sc_isa spconv_isa(const sc_conv_op *op) {
   const sc_conv_desc *d = &op->desc;
   if (op->isa == SC_ISA_AVX512 && d->kernel_h == 1 && d->kernel_w == 1 && sc_cpu_avx512_halves())
