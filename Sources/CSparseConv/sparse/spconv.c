@@ -783,17 +783,17 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
    for two threads (rows of 4: 8 accumulator chains) was 3-8 % slower. */
 static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SPCONV_RMAX; }
 
-/* The kernels' ISA: op->isa, but 8-lane kernels for 1x1 layers where the
-   CPU splits 512-bit operations in two (Zen 4). There the 16-lane ones,
-   tuned on Zen 5, ran slower; sparse-bench --suite layers, Zen 4, 2 threads,
-   90 %, AVX-512 -> AVX2 kernels (SPARSECONV_MAX_ISA): 1x2 blocks MobileNet
-   1x1 128@56 0.188 -> 0.091 ms, 512@14 0.155 -> 0.124, ResNet-50 1x1
-   1024->256@14 0.152 -> 0.094, 256->64@56 0.110 -> 0.092; element-wise
-   0.247 -> 0.137, 0.201 -> 0.156, 0.195 -> 0.162, 0.150 -> 0.130; at 50
-   and 75 % 2-47 % faster too, but for element-wise 256->64@56 at 50 %
-   (0.49 -> 0.59 ms; dense 0.46). Spatial kernels keep 16 lanes: 1x2
-   blocks of 3x3 layers were faster with them (2-64 %) except dilated 3x3
-   d2 at 90 % (0.23 against 0.18 ms). */
+/* The kernels' ISA: op->isa, but 8-lane kernels for element-wise rows of
+   1x1 layers where the CPU splits 512-bit operations in two (Zen 4). There
+   the 16-lane ones, tuned on Zen 5, ran slower; sparse-bench --suite
+   layers, Zen 4, 2 threads, 90 %, AVX-512 -> AVX2 kernels
+   (SPARSECONV_MAX_ISA): MobileNet 1x1 128@56 0.247 -> 0.137 ms, 512@14
+   0.201 -> 0.156, ResNet-50 1x1 1024->256@14 0.195 -> 0.162, 256->64@56
+   0.150 -> 0.130; at 50 and 75 % 2-36 % faster too, but for 256->64@56 at
+   50 % (0.49 -> 0.59 ms; dense 0.46). 1x2 blocks of 1x1 layers were faster
+   still on 16 lanes once their rows were no longer chunked (build_chunks).
+   Spatial kernels keep 16 lanes: 1x2 blocks of 3x3 layers were faster with
+   them (2-64 %) except dilated 3x3 d2 at 90 % (0.23 against 0.18 ms). */
 static sc_isa spconv_isa(const sc_conv_op *op, int pairs) {
   const sc_conv_desc *d = &op->desc;
   if (op->isa == SC_ISA_AVX512 && !pairs && d->kernel_h == 1 && d->kernel_w == 1 &&
