@@ -37,20 +37,41 @@ def target_of(granularity, record):
     return TARGETS_90[granularity]
 
 
+class Lookup:
+    """(layer, path, sparsity) -> the record of one run nearest that sparsity (within 2
+    points: channel masks round to whole filters)."""
+    def __init__(self, records):
+        self.table = {}
+        for r in records:
+            self.table.setdefault((r["layer"], r["path"]), []).append(r)
+
+    def get(self, key):
+        layer, path, sparsity = key
+        near = [r for r in self.table.get((layer, path), []) if abs((r.get("sparsity") or 0) - sparsity) <= 0.02]
+        return min(near, key=lambda r: abs((r.get("sparsity") or 0) - sparsity), default=None)
+
+
+def layer_speedups(by, layer):
+    """(baseline ms, {column: (speedup, target)}) of one layer in one run, or None
+    without a dense record; columns are the TARGETS_90 granularities and "block 75%"."""
+    dense = by.get((layer, "dense", 0))
+    if not dense:
+        return None
+    base = min(dense["ms"], dense.get("ort_ms") or float("inf"))
+    cells = {}
+    for g in TARGETS_90:
+        r = by.get((layer, g, 0.9))
+        if r:
+            cells[g] = (base / r["ms"], target_of(g, r))
+    r = by.get((layer, "block1x2", 0.75))
+    if r:
+        cells["block 75%"] = (base / r["ms"], TARGET_BLOCK_75)
+    return base, cells
+
+
 def main(path):
     records = [r for r in json.load(open(path)) if r.get("layer")]
-    table = {}
-    for r in records:
-        table.setdefault((r["layer"], r["path"]), []).append(r)
-
-    class Lookup:
-        """(layer, path, sparsity) -> the record nearest that sparsity (within 2 points:
-        channel masks round to whole filters)."""
-        def get(self, key):
-            layer, path, sparsity = key
-            near = [r for r in table.get((layer, path), []) if abs((r.get("sparsity") or 0) - sparsity) <= 0.02]
-            return min(near, key=lambda r: abs((r.get("sparsity") or 0) - sparsity), default=None)
-    by = Lookup()
+    by = Lookup(records)
     machine = records[0].get("machine", {}) if records else {}
     print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  threads: {records[0].get('threads') if records else '?'}")
     print("speedup = baseline ms / sparse ms, baseline = min(our dense, ONNX Runtime dense) in the same run\n")
@@ -59,23 +80,20 @@ def main(path):
     met = {g: 0 for g in TARGETS_90}
     met75 = 0
     for layer in TARGET_LAYERS:
-        dense = by.get((layer, "dense", 0))
-        if not dense:
+        found = layer_speedups(by, layer)
+        if not found:
             continue
-        base = min(dense["ms"], dense.get("ort_ms") or float("inf"))
+        base, speedup = found
         cells = []
         for g in TARGETS_90:
-            r = by.get((layer, g, 0.9))
-            if not r:
+            if g not in speedup:
                 cells.append(f"{'-':>14s}")
                 continue
-            target = target_of(g, r)
-            s = base / r["ms"]
+            s, target = speedup[g]
             ok = s >= target
             met[g] += ok
             cells.append(f"{s:5.2f}× {'ok' if ok else 'miss':>4s}/{target:<4.3g}")
-        r75 = by.get((layer, "block1x2", 0.75))
-        s75 = base / r75["ms"] if r75 else float("nan")
+        s75 = speedup.get("block 75%", (float("nan"),))[0]
         met75 += s75 >= TARGET_BLOCK_75
         print(f"{layer:30s} {base:8.3f}  " + "  ".join(cells) + f"  {s75:5.2f}× {'ok' if s75 >= TARGET_BLOCK_75 else 'miss'}")
     n = len(TARGET_LAYERS)
@@ -111,23 +129,12 @@ def main(path):
 def speedups(path):
     """{(layer, column): speedup over that run's baseline} of one run."""
     records = [r for r in json.load(open(path)) if r.get("layer")]
+    by = Lookup(records)
     out = {}
     for layer in TARGET_LAYERS:
-        def near(g, sparsity):
-            rs = [r for r in records if r["layer"] == layer and r["path"] == g
-                  and abs((r.get("sparsity") or 0) - sparsity) <= 0.02]
-            return min(rs, key=lambda r: abs((r.get("sparsity") or 0) - sparsity), default=None)
-        dense = near("dense", 0)
-        if not dense:
-            continue
-        base = min(dense["ms"], dense.get("ort_ms") or float("inf"))
-        for g in TARGETS_90:
-            r = near(g, 0.9)
-            if r:
-                out[(layer, g)] = (base / r["ms"], target_of(g, r))
-        r = near("block1x2", 0.75)
-        if r:
-            out[(layer, "block 75%")] = (base / r["ms"], TARGET_BLOCK_75)
+        found = layer_speedups(by, layer)
+        for column, value in (found[1].items() if found else ()):
+            out[(layer, column)] = value
     return out, records[0].get("machine", {}) if records else {}
 
 

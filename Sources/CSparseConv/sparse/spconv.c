@@ -743,8 +743,7 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      0.24 -> 0.163-0.168 (0.189); MobileNet 1x1 128@56 0.145-0.151 ->
      0.097-0.100 (0.105-0.125), 512@14 0.119-0.129 -> 0.083-0.089
      (0.100-0.109). Element-wise rows there were faster with 8 lanes. */
-  const bool wide = s->k.lanes == 16 &&
-                    !(kk == 1 && s->pairs && s->isa == SC_ISA_AVX512 && sc_cpu_avx512_halves());
+  const bool wide = s->k.lanes == 16 && !(kk == 1 && s->pairs && sc_cpu_avx512_halves());
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
@@ -794,9 +793,9 @@ static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SP
    still on 16 lanes once their rows were no longer chunked (build_chunks).
    Spatial kernels keep 16 lanes: 1x2 blocks of 3x3 layers were faster with
    them (2-64 %) except dilated 3x3 d2 at 90 % (0.23 against 0.18 ms). */
-static sc_isa spconv_isa(const sc_conv_op *op, int pairs) {
+static sc_isa spconv_isa(const sc_conv_op *op, int single) {
   const sc_conv_desc *d = &op->desc;
-  if (op->isa == SC_ISA_AVX512 && !pairs && d->kernel_h == 1 && d->kernel_w == 1 &&
+  if (op->isa == SC_ISA_AVX512 && single && d->kernel_h == 1 && d->kernel_w == 1 &&
       sc_cpu_avx512_halves())
     return SC_ISA_AVX2;
   return op->isa;
@@ -810,7 +809,7 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
   s->pairs = pairs;
   s->dense = dense;
   const int32_t kh = d->kernel_h, kw = d->kernel_w, kk = kh * kw;
-  s->isa = spconv_isa(op, pairs);
+  s->isa = spconv_isa(op, !pairs && !dense);
   pick_kernels(s->isa, &s->k);
   s->tmax = dense ? s->k.tmax_dense : pairs ? s->k.tmax_pair : s->k.tmax_single;
 
