@@ -700,8 +700,9 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   return build_band(s, (int32_t)(oh - (nb - 1) * rb), ow, &s->band[1]);
 }
 
-/* L1 bytes the input window of one tile may take (of 48 KiB on Zen 4/5, which
-   also holds the partial sums and the streamed weights). */
+/* L1 bytes the input window of one tile may take (of 32 KiB on Zen 4 and
+   48 KiB on Zen 5, which also holds the partial sums and the streamed
+   weights). */
 #define SC_SPCONV_WINDOW_BYTES (24 * 1024)
 /* Fewest positions a row should have per chunk, to pay for its partial sums. */
 #define SC_SPCONV_MIN_CHUNK_NNZ 12
@@ -795,10 +796,47 @@ static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SP
    them (2-64 %) except dilated 3x3 d2 at 90 % (0.23 against 0.18 ms). */
 static sc_isa spconv_isa(const sc_conv_op *op, int single) {
   const sc_conv_desc *d = &op->desc;
-  if (op->isa == SC_ISA_AVX512 && single && d->kernel_h == 1 && d->kernel_w == 1 &&
-      sc_cpu_avx512_halves())
-    return SC_ISA_AVX2;
+  if (op->isa != SC_ISA_AVX512 || !single || !sc_cpu_avx512_halves()) return op->isa;
+  if (d->kernel_h == 1 && d->kernel_w == 1) return SC_ISA_AVX2;
+  /* Images of at most 64 outputs (7x7) fill at most four 16-lane vectors,
+     the last one half empty, against seven whole 8-lane ones. sparse-bench,
+     Zen 4, 1 thread, 3x3 512@7, 16 lanes (tiles of 8) -> 8 lanes: 90 %
+     0.565 -> 0.466 ms, 75 % 1.30 -> 1.08, 50 % 2.46 -> 2.11; at 13x13 and
+     14x14 the 8-lane kernels were 6-22 % slower at 50-75 %. */
+  if ((int64_t)op->out_h * op->out_w <= 64) return SC_ISA_AVX2;
   return op->isa;
+}
+
+/* Zen 4: the tile of single-weight rows on 16 lanes. Where tiles of 16
+   vectors would chunk the input channels (build_chunks) so finely that a
+   row has fewer than 32 positions per chunk, tiles of 8: the chunks get
+   twice as deep and the partial sums cost half as much per position, which
+   there outweighs the broadcast and index load shared by half as many
+   vectors. sparse-bench, 1 thread, Zen 4, tiles of 16 -> 8 at 90 %
+   (3x3: 16-18 positions per chunk): ResNet-50 3x3 64@56 0.590 -> 0.536 ms,
+   128@28 0.546 -> 0.498, 256@14 0.517 -> 0.480, VGG 256@56 9.68 -> 9.08,
+   dilated 64@56 d2 0.588 -> 0.547, AlexNet 11x11/4 0.655 -> 0.594, 3x3/2
+   128@56 0.753 -> 0.704 (at 50-75 % too: 5-14 %, 13-23 positions per
+   chunk); at 50 % (3x3 stride 1: 80-90 positions) tiles of 8 were 2-6 %
+   slower, at 75 % (40-45) within noise. list and of_tap: scratch of
+   max(kernel_h, kernel_w) entries each. */
+static int32_t single_tile_halves(const sc_conv_op *op, int64_t npos, int32_t nrows, int32_t tmax,
+                                  int32_t *list, int32_t *of_tap) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t cg = d->in_channels / d->groups;
+  if (tmax <= 8 || nrows == 0 || npos == 0) return tmax;
+  const int64_t nph = (int64_t)phases(d->kernel_h, d->dilation_h, d->stride_h, list, of_tap) *
+                      phases(d->kernel_w, d->dilation_w, d->stride_w, list, of_tap);
+  const int64_t maxoy = ((int64_t)(d->kernel_h - 1) * d->dilation_h) / d->stride_h;
+  const int64_t maxox = ((int64_t)(d->kernel_w - 1) * d->dilation_w) / d->stride_w;
+  const int64_t wq = (int64_t)op->out_w + maxox;
+  const double win_ch = 4.0 * (double)nph * (double)(16 * tmax + maxoy * wq + maxox + 16);
+  const double per_ch = (double)npos / ((double)nrows * cg);
+  if (win_ch * cg <= SC_SPCONV_WINDOW_BYTES) return tmax; /* not chunked */
+  double cc = SC_MAX(1.0, (double)(int64_t)(SC_SPCONV_WINDOW_BYTES / win_ch));
+  cc = SC_MAX(cc, (double)(int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / per_ch) + 1);
+  if (cc >= cg) return tmax;
+  return cc * per_ch < 32.0 ? 8 : tmax;
 }
 
 static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs,
@@ -883,6 +921,8 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
   }
   s->npos = npos;
   s->nval = nval;
+  if (!dense && !pairs && s->k.lanes == 16 && sc_cpu_avx512_halves())
+    s->tmax = single_tile_halves(op, npos, nrows, s->tmax, tap_y, ph_y);
   /* geometry after the count: whether a 1x1 layer copies depends on it */
   sc_status st = build_geometry(op, s, tap_y, tap_x, ph_y, ph_x);
   if (st != SC_OK) {
