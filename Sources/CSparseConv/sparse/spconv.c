@@ -707,6 +707,23 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
 /* Fewest positions a row should have per chunk, to pay for its partial sums. */
 #define SC_SPCONV_MIN_CHUNK_NNZ 12
 
+/* Bytes of one input channel's window for a tile of tile_floats outputs:
+   its phase planes' rows the tile's taps reach, plus a vector of slack. */
+static int64_t window_bytes(int64_t nph, int64_t tile_floats, int64_t maxoy, int64_t wq, int64_t maxox,
+                            int32_t lanes) {
+  return (int64_t)sizeof(float) * nph * (tile_floats + maxoy * wq + maxox + lanes);
+}
+
+/* Input channels per chunk for a window of win_ch bytes per channel within
+   budget, at least enough for SC_SPCONV_MIN_CHUNK_NNZ positions per row
+   (per_ch positions per row per channel); cg when one chunk holds them all. */
+static int64_t chunk_channels(int64_t win_ch, double per_ch, int32_t cg, int64_t budget) {
+  if (win_ch * cg <= budget) return cg;
+  int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
+  cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+  return SC_MIN(cc, (int64_t)cg);
+}
+
 /* Splits the input channels into chunks whose tile window fits L1, when the
    whole window does not and the rows are dense enough to amortize the
    partial-sum traffic; fills cstart. */
@@ -718,8 +735,7 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
   const int32_t cg = d->in_channels / d->groups, kk = d->kernel_h * d->kernel_w;
   const int64_t nph = (int64_t)s->nsy * s->nsx;
   const int64_t tile_floats = (int64_t)s->tmax * s->k.lanes;
-  const int64_t win_ch = (int64_t)sizeof(float) * nph *
-                         (tile_floats + (int64_t)s->maxoy * s->wq + s->maxox + s->k.lanes);
+  const int64_t win_ch = window_bytes(nph, tile_floats, s->maxoy, s->wq, s->maxox, s->k.lanes);
   s->nch = 1;
   if (s->dense) return SC_OK;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
@@ -748,9 +764,8 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
-  if ((wide || (!s->pairs && kk > 1) || pair_chunks) && win_ch * cg > budget) {
-    int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
-    cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+  if (wide || (!s->pairs && kk > 1) || pair_chunks) {
+    const int64_t cc = chunk_channels(win_ch, per_ch, cg, budget);
     if (cc < cg) {
       s->cc = (int32_t)cc;
       s->nch = (int32_t)((cg + cc - 1) / cc);
@@ -830,13 +845,10 @@ static int32_t single_tile_halves(const sc_conv_op *op, int64_t npos, int32_t nr
   const int64_t maxoy = ((int64_t)(d->kernel_h - 1) * d->dilation_h) / d->stride_h;
   const int64_t maxox = ((int64_t)(d->kernel_w - 1) * d->dilation_w) / d->stride_w;
   const int64_t wq = (int64_t)op->out_w + maxox;
-  const double win_ch = 4.0 * (double)nph * (double)(16 * tmax + maxoy * wq + maxox + 16);
   const double per_ch = (double)npos / ((double)nrows * cg);
-  if (win_ch * cg <= SC_SPCONV_WINDOW_BYTES) return tmax; /* not chunked */
-  double cc = SC_MAX(1.0, (double)(int64_t)(SC_SPCONV_WINDOW_BYTES / win_ch));
-  cc = SC_MAX(cc, (double)(int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / per_ch) + 1);
-  if (cc >= cg) return tmax;
-  return cc * per_ch < 32.0 ? 8 : tmax;
+  const int64_t cc = chunk_channels(window_bytes(nph, 16 * (int64_t)tmax, maxoy, wq, maxox, 16), per_ch,
+                                    cg, SC_SPCONV_WINDOW_BYTES);
+  return cc < cg && (double)cc * per_ch < 32.0 ? 8 : tmax;
 }
 
 static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs,
