@@ -759,8 +759,9 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      spconv_isa): 1x1 1024->256@14 0.104 -> 0.070-0.079 ms (0.083), at 75 %
      0.24 -> 0.163-0.168 (0.189); MobileNet 1x1 128@56 0.145-0.151 ->
      0.097-0.100 (0.105-0.125), 512@14 0.119-0.129 -> 0.083-0.089
-     (0.100-0.109). Element-wise rows there were faster with 8 lanes. */
-  const bool wide = s->k.lanes == 16 && !(kk == 1 && s->pairs && sc_cpu_avx512_halves());
+     (0.100-0.109). Element-wise rows of 1x1 layers on 16 lanes (spconv_isa)
+     run whole too. */
+  const bool wide = s->k.lanes == 16 && !(kk == 1 && sc_cpu_avx512_halves());
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
@@ -799,8 +800,9 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
 static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SPCONV_RMAX; }
 
 /* The kernels' ISA: op->isa, but 8-lane kernels for element-wise rows of
-   1x1 layers where the CPU splits 512-bit operations in two (Zen 4). There
-   the 16-lane ones, tuned on Zen 5, ran slower; sparse-bench --suite
+   7x7 images and of 1x1 layers that do not reduce the channels 4x, where
+   the CPU splits 512-bit operations in two (Zen 4). There the 16-lane ones,
+   tuned on Zen 5 and then chunked on 1x1 layers, ran slower; sparse-bench --suite
    layers, Zen 4, 2 threads, 90 %, AVX-512 -> AVX2 kernels
    (SPARSECONV_MAX_ISA): MobileNet 1x1 128@56 0.247 -> 0.137 ms, 512@14
    0.201 -> 0.156, ResNet-50 1x1 1024->256@14 0.195 -> 0.162, 256->64@56
@@ -812,13 +814,22 @@ static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SP
 static sc_isa spconv_isa(const sc_conv_op *op, int single) {
   const sc_conv_desc *d = &op->desc;
   if (op->isa != SC_ISA_AVX512 || !single || !sc_cpu_avx512_halves()) return op->isa;
-  if (d->kernel_h == 1 && d->kernel_w == 1) return SC_ISA_AVX2;
   /* Images of at most 64 outputs (7x7) fill at most four 16-lane vectors,
      the last one half empty, against seven whole 8-lane ones. sparse-bench,
      Zen 4, 1 thread, 3x3 512@7, 16 lanes (tiles of 8) -> 8 lanes: 90 %
      0.565 -> 0.466 ms, 75 % 1.30 -> 1.08, 50 % 2.46 -> 2.11; at 13x13 and
-     14x14 the 8-lane kernels were 6-22 % slower at 50-75 %. */
+     14x14 the 8-lane kernels were 6-22 % slower at 50-75 %. 1x1 2048->512@7:
+     8 lanes 9-12 % faster at 50-95 %. */
   if ((int64_t)op->out_h * op->out_w <= 64) return SC_ISA_AVX2;
+  /* 1x1 layers that reduce the channels 4x or more (ResNet-50's 1024->256,
+     256->64) run 16-lane whole rows (build_chunks), the others 8 lanes.
+     Kernel probe, 1 thread, 8 lanes -> 16-lane whole rows, 50/75/90/95 %:
+     1024->256@14 1.27/0.654/0.286/0.146 -> 1.13/0.604/0.251/0.133 ms,
+     256->64@56 1.14/0.550/0.256/0.157 -> 1.01/0.528/0.235/0.146; but
+     512->512@14 at 75-90 % 3-7 % slower, 128->128@56 3-8 %, 256->1024@14
+     5-24 %, 512->2048@7 4-15 %. */
+  if (d->kernel_h == 1 && d->kernel_w == 1)
+    return d->in_channels >= 4 * (int64_t)d->out_channels ? op->isa : SC_ISA_AVX2;
   return op->isa;
 }
 
@@ -839,7 +850,7 @@ static int32_t single_tile_halves(const sc_conv_op *op, int64_t npos, int32_t nr
                                   int32_t *list, int32_t *of_tap) {
   const sc_conv_desc *d = &op->desc;
   const int32_t cg = d->in_channels / d->groups;
-  if (tmax <= 8 || nrows == 0 || npos == 0) return tmax;
+  if (tmax <= 8 || nrows == 0 || npos == 0 || d->kernel_h * d->kernel_w == 1) return tmax;
   const int64_t nph = (int64_t)phases(d->kernel_h, d->dilation_h, d->stride_h, list, of_tap) *
                       phases(d->kernel_w, d->dilation_w, d->stride_w, list, of_tap);
   const int64_t maxoy = ((int64_t)(d->kernel_h - 1) * d->dilation_h) / d->stride_h;
