@@ -29,6 +29,8 @@ import Testing
         ("bands of equal rows", EdgeCases.base.inChannels(64).outChannels(8).kernel(3).padding(1).input(56)),
         // rows share min(left, right) = 1 zero column with the next row's left padding
         ("shared padding columns, unequal sides", EdgeCases.base.inChannels(9).outChannels(11).kernel(3).padding(Padding(top: 1, left: 2, bottom: 2, right: 1)).input(8, 13)),
+        // 3x3 at 14x14: 14 16-lane vectors, which Zen 4 runs as one tile of 14 pair rows, unchunked
+        ("one 14-vector tile", EdgeCases.base.inChannels(40).outChannels(13).kernel(3).padding(1).input(14)),
         ("dilated 3x3 d2 no padding", EdgeCases.base.channels(12).kernel(3).dilation(2).input(14)),
         ("rectangular stride", EdgeCases.base.channels(10).kernel(3, 2).stride(2, 1).padding(Padding(top: 1, left: 0, bottom: 0, right: 1)).input(10, 9)),
         // channel path: the kept filters run as dense rows of up to 6 channels
