@@ -427,9 +427,10 @@ static bool kc_avx512_halves_small_1x1(const sc_conv_op *op) {
 /* The microkernels' ISA: op->isa, but on a CPU that splits 512-bit
    operations in two (Zen 4) 16 lanes only for 1x1 layers (see above) and
    the 3x3 stride-1 tiles of rows of 12 or more outputs. The 16-lane rules
-   below were tuned on Zen 5; on Zen 4 (sparse-bench, 2 threads, 90 %, AVX-512 -> AVX2 kernels) 3x3
-   512@7 ran 0.482 -> 0.153 ms, AlexNet 11x11/4 0.572 -> 0.304, 3x3 d2
-   64@56 0.593 -> 0.260, 3x3/2 128@56 0.805 -> 0.478, while 3x3 64@56,
+   below were tuned on Zen 5; on Zen 4 (sparse-bench, 2 threads, 90 %,
+   AVX-512 -> AVX2 kernels) 3x3 512@7 ran 0.482 -> 0.153 ms, AlexNet
+   11x11/4 0.572 -> 0.304, 3x3 d2 64@56 0.593 -> 0.260, 3x3/2 128@56
+   0.805 -> 0.478, while 3x3 64@56,
    128@28, 256@14 and AlexNet's 256@13 in 2 groups were 20-44 % faster with
    16 lanes. */
 static sc_isa kc_isa(const sc_conv_op *op) {

@@ -561,6 +561,66 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
    vector boundary runs as one band (see build_geometry). */
 #define SC_SPCONV_ONE_BAND_MAX 256
 
+/* L1 bytes the input window of one tile may take (of 32 KiB on Zen 4 and
+   48 KiB on Zen 5, which also holds the partial sums and the streamed
+   weights). */
+#define SC_SPCONV_WINDOW_BYTES (24 * 1024)
+/* Fewest positions a row should have per chunk, to pay for its partial sums. */
+#define SC_SPCONV_MIN_CHUNK_NNZ 12
+
+/* Bytes of one input channel's window for a tile of tile_floats outputs:
+   its phase planes' rows the tile's taps reach, plus a vector of slack. */
+static int64_t window_bytes(int64_t nph, int64_t tile_floats, int64_t maxoy, int64_t wq, int64_t maxox,
+                            int32_t lanes) {
+  return (int64_t)sizeof(float) * nph * (tile_floats + maxoy * wq + maxox + lanes);
+}
+
+/* Input channels per chunk for a window of win_ch bytes per channel within
+   budget, at least enough for SC_SPCONV_MIN_CHUNK_NNZ positions per row
+   (per_ch positions per row per channel); cg when one chunk holds them all. */
+static int64_t chunk_channels(int64_t win_ch, double per_ch, int32_t cg, int64_t budget) {
+  if (win_ch * cg <= budget) return cg;
+  int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
+  cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+  return SC_MIN(cc, (int64_t)cg);
+}
+
+/* Most vectors of a pair-row tile on 16 lanes: 28 accumulators, two weight
+   broadcasts and an input vector in 32 registers. */
+#define SC_SPCONV_PAIR_TMAX_16 14
+
+/* Zen 4: the tile of 16-lane sparse rows, once the plane pitch is known.
+   Pair rows over an image of at most SC_SPCONV_PAIR_TMAX_16 vectors (3x3 at
+   14x14: 224 positions) run it as one tile, unchunked (build_chunks), so
+   each row's positions and weights stream once. Kernel probe, 1 thread, 1x2
+   blocks, two tiles of 7 chunked -> one of 14 whole: 3x3 256@14 90 % 0.294
+   -> 0.271 ms, 75 % 0.637 -> 0.591, 50 % 1.207 -> 1.157 (2 threads, 90/75
+   %: 0.250 -> 0.228, 0.439 -> 0.384).
+   Single-weight rows of spatial kernels take tiles of 8 where tiles of 16
+   would chunk the input channels so finely that a row has fewer than 32
+   positions per chunk: the chunks get twice as deep and the partial sums
+   cost half as much per position, which there outweighs the broadcast and
+   index load shared by half as many vectors. sparse-bench, 1 thread, tiles
+   of 16 -> 8 at 90 % (3x3: 16-18 positions per chunk): ResNet-50 3x3 64@56
+   0.590 -> 0.536 ms, 128@28 0.546 -> 0.498, 256@14 0.517 -> 0.480, VGG
+   256@56 9.68 -> 9.08, dilated 64@56 d2 0.588 -> 0.547, AlexNet 11x11/4
+   0.655 -> 0.594, 3x3/2 128@56 0.753 -> 0.704 (at 50-75 % too: 5-14 %,
+   13-23 positions per chunk); at 50 % (3x3 stride 1: 80-90 positions)
+   tiles of 8 were 2-6 % slower, at 75 % (40-45) within noise. */
+static int32_t tile_halves(const sc_conv_op *op, const sc_spconv *s, int64_t nph) {
+  const sc_conv_desc *d = &op->desc;
+  if (s->pairs) {
+    const int64_t nv = ((int64_t)op->out_h * s->wq + 15) / 16;
+    return nv > s->tmax && nv <= SC_SPCONV_PAIR_TMAX_16 ? (int32_t)nv : s->tmax;
+  }
+  const int32_t cg = d->in_channels / d->groups;
+  if (s->tmax <= 8 || s->nrows == 0 || s->npos == 0 || d->kernel_h * d->kernel_w == 1) return s->tmax;
+  const double per_ch = (double)s->npos / ((double)s->nrows * cg);
+  const int64_t win_ch = window_bytes(nph, 16 * (int64_t)s->tmax, s->maxoy, s->wq, s->maxox, 16);
+  const int64_t cc = chunk_channels(win_ch, per_ch, cg, SC_SPCONV_WINDOW_BYTES);
+  return cc < cg && (double)cc * per_ch < 32.0 ? 8 : s->tmax;
+}
+
 static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap_y, int32_t *tap_x,
                                 int32_t *ph_y_of, int32_t *ph_x_of) {
   const sc_conv_desc *d = &op->desc;
@@ -597,16 +657,7 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   s->maxoy = (int32_t)maxoy;
   s->maxox = (int32_t)maxox;
   s->wq = (int32_t)wq;
-  /* Zen 4: pair rows over an image of at most 14 16-lane vectors (3x3 at
-     14x14: 224 positions) run it as one tile (28 accumulators), unchunked
-     (build_chunks), so each row's positions and weights stream once.
-     Kernel probe, 1 thread, 1x2 blocks, two tiles of 7 chunked -> one of
-     14 whole: 3x3 256@14 90 % 0.294 -> 0.271 ms, 75 % 0.637 -> 0.591, 50 %
-     1.207 -> 1.157 (2 threads, 90/75 %: 0.250 -> 0.228, 0.439 -> 0.384). */
-  if (s->pairs && s->k.lanes == 16 && sc_cpu_avx512_halves()) {
-    const int64_t nv = ((int64_t)oh * wq + 15) / 16;
-    if (nv > s->tmax && nv <= 14) s->tmax = (int32_t)nv;
-  }
+  if (s->k.lanes == 16 && !s->dense && sc_cpu_avx512_halves()) s->tmax = tile_halves(op, s, nph);
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
   double band_bytes = SC_SPCONV_BAND_BYTES;
@@ -708,30 +759,6 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   sc_status st = build_band(s, (int32_t)rb, ow, &s->band[0]);
   if (st != SC_OK) return st;
   return build_band(s, (int32_t)(oh - (nb - 1) * rb), ow, &s->band[1]);
-}
-
-/* L1 bytes the input window of one tile may take (of 32 KiB on Zen 4 and
-   48 KiB on Zen 5, which also holds the partial sums and the streamed
-   weights). */
-#define SC_SPCONV_WINDOW_BYTES (24 * 1024)
-/* Fewest positions a row should have per chunk, to pay for its partial sums. */
-#define SC_SPCONV_MIN_CHUNK_NNZ 12
-
-/* Bytes of one input channel's window for a tile of tile_floats outputs:
-   its phase planes' rows the tile's taps reach, plus a vector of slack. */
-static int64_t window_bytes(int64_t nph, int64_t tile_floats, int64_t maxoy, int64_t wq, int64_t maxox,
-                            int32_t lanes) {
-  return (int64_t)sizeof(float) * nph * (tile_floats + maxoy * wq + maxox + lanes);
-}
-
-/* Input channels per chunk for a window of win_ch bytes per channel within
-   budget, at least enough for SC_SPCONV_MIN_CHUNK_NNZ positions per row
-   (per_ch positions per row per channel); cg when one chunk holds them all. */
-static int64_t chunk_channels(int64_t win_ch, double per_ch, int32_t cg, int64_t budget) {
-  if (win_ch * cg <= budget) return cg;
-  int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
-  cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
-  return SC_MIN(cc, (int64_t)cg);
 }
 
 /* Splits the input channels into chunks whose tile window fits L1, when the
@@ -848,35 +875,6 @@ static sc_isa spconv_isa(const sc_conv_op *op, int single) {
   return op->isa;
 }
 
-/* Zen 4: the tile of single-weight rows on 16 lanes. Where tiles of 16
-   vectors would chunk the input channels (build_chunks) so finely that a
-   row has fewer than 32 positions per chunk, tiles of 8: the chunks get
-   twice as deep and the partial sums cost half as much per position, which
-   there outweighs the broadcast and index load shared by half as many
-   vectors. sparse-bench, 1 thread, Zen 4, tiles of 16 -> 8 at 90 %
-   (3x3: 16-18 positions per chunk): ResNet-50 3x3 64@56 0.590 -> 0.536 ms,
-   128@28 0.546 -> 0.498, 256@14 0.517 -> 0.480, VGG 256@56 9.68 -> 9.08,
-   dilated 64@56 d2 0.588 -> 0.547, AlexNet 11x11/4 0.655 -> 0.594, 3x3/2
-   128@56 0.753 -> 0.704 (at 50-75 % too: 5-14 %, 13-23 positions per
-   chunk); at 50 % (3x3 stride 1: 80-90 positions) tiles of 8 were 2-6 %
-   slower, at 75 % (40-45) within noise. list and of_tap: scratch of
-   max(kernel_h, kernel_w) entries each. */
-static int32_t single_tile_halves(const sc_conv_op *op, int64_t npos, int32_t nrows, int32_t tmax,
-                                  int32_t *list, int32_t *of_tap) {
-  const sc_conv_desc *d = &op->desc;
-  const int32_t cg = d->in_channels / d->groups;
-  if (tmax <= 8 || nrows == 0 || npos == 0 || d->kernel_h * d->kernel_w == 1) return tmax;
-  const int64_t nph = (int64_t)phases(d->kernel_h, d->dilation_h, d->stride_h, list, of_tap) *
-                      phases(d->kernel_w, d->dilation_w, d->stride_w, list, of_tap);
-  const int64_t maxoy = ((int64_t)(d->kernel_h - 1) * d->dilation_h) / d->stride_h;
-  const int64_t maxox = ((int64_t)(d->kernel_w - 1) * d->dilation_w) / d->stride_w;
-  const int64_t wq = (int64_t)op->out_w + maxox;
-  const double per_ch = (double)npos / ((double)nrows * cg);
-  const int64_t cc = chunk_channels(window_bytes(nph, 16 * (int64_t)tmax, maxoy, wq, maxox, 16), per_ch,
-                                    cg, SC_SPCONV_WINDOW_BYTES);
-  return cc < cg && (double)cc * per_ch < 32.0 ? 8 : tmax;
-}
-
 static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mask, int pairs,
                              int dense) {
   const sc_conv_desc *d = &op->desc;
@@ -959,8 +957,6 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
   }
   s->npos = npos;
   s->nval = nval;
-  if (!dense && !pairs && s->k.lanes == 16 && sc_cpu_avx512_halves())
-    s->tmax = single_tile_halves(op, npos, nrows, s->tmax, tap_y, ph_y);
   /* geometry after the count: whether a 1x1 layer copies depends on it */
   sc_status st = build_geometry(op, s, tap_y, tap_x, ph_y, ph_x);
   if (st != SC_OK) {
