@@ -96,18 +96,20 @@ struct MachineInfo: Codable {
     let cores: Int
     let threads: Int
     let openmp: Bool
+    /// OpenMP's thread binding (sparse-bench binds one thread per core unless told otherwise).
+    let thread_binding: String
     let swift_build: String
     let kernels_build: String
 
     static func current(threads: Int) -> MachineInfo {
         MachineInfo(cpu: Runtime.cpuName, isa: Runtime.instructionSet.rawValue,
                     cores: ProcessInfo.processInfo.activeProcessorCount, threads: threads,
-                    openmp: Runtime.openMPEnabled, swift_build: BuildInfo.isOptimized ? "release" : "debug",
+                    openmp: Runtime.openMPEnabled, thread_binding: Runtime.threadBinding, swift_build: BuildInfo.isOptimized ? "release" : "debug",
                     kernels_build: "-O3")
     }
 
     var line: String {
-        "CPU: \(cpu), ISA: \(isa), cores: \(cores), threads: \(threads), OpenMP: \(openmp ? "yes" : "NO (serial)"), Swift build: \(swift_build)"
+        "CPU: \(cpu), ISA: \(isa), cores: \(cores), threads: \(threads), OpenMP: \(openmp ? "yes (binding: \(thread_binding))" : "NO (serial)"), Swift build: \(swift_build)"
     }
 }
 

@@ -41,6 +41,15 @@ enum Suite: String, ExpressibleByArgument, CaseIterable {
 
 @main
 struct SparseBench: ParsableCommand {
+    /// Binds OpenMP's threads one per core (unless OMP_PROC_BIND or
+    /// OMP_PLACES is set) before anything starts the runtime: unbound, some
+    /// processes ran their threads on one core throughout, so a whole run
+    /// measured at half speed.
+    static func main() {
+        Runtime.bindThreadsToCores()
+        main(nil)
+    }
+
     static let configuration = CommandConfiguration(
         commandName: "sparse-bench",
         abstract: "Times every convolution path of SparseConv side by side, on layers and whole models.",

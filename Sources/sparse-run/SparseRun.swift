@@ -193,8 +193,12 @@ struct SparseRun: ParsableCommand {
         FileHandle.standardError.write(Data("warning: \(message)\n".utf8))
     }
 
-    /// One line, `error: ...`, and a non-zero status for every failure.
-    static func main() { mainWithOneLineErrors() }
+    /// One line, `error: ...`, and a non-zero status for every failure;
+    /// OpenMP threads bound one per core unless the environment says otherwise.
+    static func main() {
+        Runtime.bindThreadsToCores()
+        mainWithOneLineErrors()
+    }
 }
 
 extension String {

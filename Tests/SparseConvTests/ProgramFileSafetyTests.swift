@@ -2,10 +2,11 @@ import Foundation
 import Testing
 @testable import SparseConv
 
-/// `sparse-run` and `sparse-prune` as built binaries: interrupted runs leave
+/// `sparse-run`, `sparse-prune` and `sparse-bench` as built binaries: interrupted runs leave
 /// no output and no temporary file, inputs are never modified, an output that
 /// is an input is refused, and the memory limit reaches them from the
-/// command line and the environment.
+/// command line and the environment; sparse-bench binds its threads unless
+/// the environment says how.
 @Suite struct ProgramFileSafetyTests {
     static let onnx = URL(fileURLWithPath: #filePath)
         .deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
@@ -227,6 +228,27 @@ import Testing
             #expect(try scratch.contents() == ["model.onnx", "x.npy"], "\(name) \(arguments)")
         }
         #expect(try scratch.bytes(scratch.model) == model && scratch.bytes(scratch.input) == input)
+    }
+
+    /// sparse-bench binds OpenMP's threads one per core unless the
+    /// environment says how, and records the binding with its figures.
+    @Test func sparseBenchBindsThreadsUnlessTheEnvironmentSays() throws {
+        guard Runtime.openMPEnabled else { return }
+        let json = FileManager.default.temporaryDirectory.appendingPathComponent("binding-\(UInt64.random(in: 0 ... .max)).json")
+        defer { try? FileManager.default.removeItem(at: json) }
+        let arguments = ["--suite", "quick", "--layers", "quick.conv1x1.64-32@14", "--granularity", "element",
+                         "--sparsities", "0.5", "--repetitions", "1", "--min-time", "0", "--threads", "2", "--json", json.path]
+        // The runner's own OMP_PROC_BIND / OMP_PLACES would reach the default case.
+        let inherited = ProcessInfo.processInfo.environment
+        let unset = inherited["OMP_PROC_BIND"] == nil && inherited["OMP_PLACES"] == nil
+        let cases: [([String: String], String)] = [([:], "spread"), (["OMP_PROC_BIND": "close"], "close")]
+        for (environment, expected) in cases where unset || !environment.isEmpty {
+            let result = try Self.run("sparse-bench", arguments, environment: environment)
+            #expect(result.status == 0, "\(environment): \(result)")
+            let records = try JSONSerialization.jsonObject(with: Data(contentsOf: json)) as? [[String: Any]]
+            let machine = records?.first?["machine"] as? [String: Any]
+            #expect(machine?["thread_binding"] as? String == expected, "\(environment): \(String(describing: machine))")
+        }
     }
 
     @Test func memoryLimitReachesTheProgramsFromFlagAndEnvironment() throws {

@@ -74,6 +74,16 @@ const char *sc_cpu_name(void);
 int sc_openmp_enabled(void);
 /** Threads a run uses when asked for 0: OpenMP's default (all cores), or 1. */
 int32_t sc_default_threads(void);
+/** Asks the OpenMP runtime to bind its threads one per core
+    (OMP_PROC_BIND=spread, OMP_PLACES=cores) unless the environment sets
+    either variable. The runtime reads them once, when it starts: call this
+    first thing in a program, before any other call of this library and
+    before other threads run (it calls setenv). Returns 1 when it set them,
+    0 otherwise (already set, or no OpenMP). */
+int sc_bind_threads(void);
+/** The thread binding in effect ("false", "true", "primary", "close",
+    "spread"; "none" without OpenMP). Starts the OpenMP runtime. */
+const char *sc_thread_binding(void);
 
 /** 64-byte aligned memory for tensors and workspaces; NULL on failure.
     Free with sc_aligned_free. The calloc variant zeroes it. */

@@ -42,6 +42,26 @@ public enum Runtime {
     public static var openMPEnabled: Bool { sc_openmp_enabled() != 0 }
     /// Threads used when a call asks for the default (0): all cores under OpenMP, else 1.
     public static var defaultThreads: Int { Int(sc_default_threads()) }
+
+    /// Asks OpenMP to bind its threads one per core (`OMP_PROC_BIND=spread`,
+    /// `OMP_PLACES=cores`), unless the environment already sets either.
+    ///
+    /// Unbound, the runtime's threads were left sharing one core for the whole
+    /// life of some processes on 2-core virtual machines, which halves
+    /// multi-threaded speed at random; `sparse-bench` and `sparse-run` call
+    /// this first. OpenMP reads the setting once, when it starts, so call it
+    /// at the top of `main`, before anything else of SparseConv runs or
+    /// queries threads, and before other threads exist (it sets environment
+    /// variables).
+    ///
+    /// - Returns: `true` when it set the variables; `false` when the
+    ///   environment had them or the kernels were built without OpenMP.
+    @discardableResult
+    public static func bindThreadsToCores() -> Bool { sc_bind_threads() != 0 }
+
+    /// The OpenMP thread binding in effect: `false`, `true`, `primary`,
+    /// `close`, `spread`, or `none` without OpenMP.
+    public static var threadBinding: String { String(cString: sc_thread_binding()) }
     /// Whether this Swift code was compiled with optimization.
     public static var isOptimizedBuild: Bool {
         #if DEBUG
