@@ -59,7 +59,8 @@
  * row's nonzeros (one broadcast weight per FMA run; a pair row shares each
  * input load between two channels, a dense row between nc) and stores with the
  * fused activation. A mapped output's removed planes are filled first, in the
- * same region. Tiles outermost
+ * same region. Few rows split unevenly are replaced by vector slices
+ * (vector_slices). Tiles outermost
  * keep the input window of the tile in L1/L2 while the weights stream. A
  * single band read in place with small weights (spans) is instead cut into
  * one run of (tile, row) work per thread, tile-major.
@@ -347,6 +348,72 @@ static void span_point(const sc_spconv *s, const sc_spconv_band *bd, int64_t x, 
   *row = r;
 }
 
+/* Every row over vectors [v0, v1) of a band, in tiles of at most tmax
+   vectors cut as evenly as possible: one thread's share of a band split by
+   vectors (see spconv_run). */
+static void run_band_vectors(const sc_conv_op *op, const sc_spconv *s, const float *in,
+                             float *out_band, const sc_spconv_band *bd, float *psum, int32_t v0,
+                             int32_t v1) {
+  const int32_t lanes = s->k.lanes, n = v1 - v0;
+  if (n <= 0) return;
+  const unsigned full = lanes == 16 ? 0xFFFFu : 0xFFu;
+  const int32_t ntiles = (n + s->tmax - 1) / s->tmax;
+  for (int32_t t = 0; t < ntiles; t++) {
+    const int32_t a = v0 + (int32_t)((int64_t)t * n / ntiles), b = v0 + (int32_t)((int64_t)(t + 1) * n / ntiles);
+    int32_t tile[2] = {0, b - a};
+    uint8_t contig = 1;
+    for (int32_t v = a; v < b && contig; v++)
+      contig = bd->vmask[v] == full && bd->voff[v] == bd->voff[a] + (v - a) * lanes;
+    /* A band of this one tile, its arrays from vector a. The 8-lane
+       kernels' full-width stores spill into the outputs of the vectors that
+       follow, which the same thread overwrites later, unless they are the
+       next slice's: the slice's last vector stores exactly. */
+    uint32_t vperm[SC_SPCONV_TMAX];
+    sc_spconv_band one = *bd;
+    one.tile = tile;
+    one.ntiles = 1;
+    one.contig = &contig;
+    one.vmask = bd->vmask + a;
+    one.voff = bd->voff + a;
+    if (bd->vperm) {
+      memcpy(vperm, bd->vperm + a, sizeof(uint32_t) * (size_t)(b - a));
+      if (b == v1 && v1 < bd->nvec) vperm[b - a - 1] |= 1u << 31;
+      one.vperm = vperm;
+    }
+    one.nvec = b - a;
+    one.m = b == bd->nvec ? bd->m - (int64_t)a * lanes : (int64_t)(b - a) * lanes;
+    run_band(op, s, in + (int64_t)a * lanes, out_band, &one, psum, 0, s->nrows, 0, 0, 0, s->nrows);
+  }
+}
+
+/* Rows [r0, r1) of row slice cs of ncs (slices of equal cost). */
+static void row_slice(const sc_spconv *s, int64_t cs, int32_t ncs, int32_t *r0, int32_t *r1) {
+  const int64_t total = s->cost[s->nrows];
+  *r0 = cs == 0 ? 0 : lower_row(s, (total * cs + ncs - 1) / ncs);
+  *r1 = cs == ncs - 1 ? s->nrows : lower_row(s, (total * (cs + 1) + ncs - 1) / ncs);
+}
+
+/* Row slices that leave a thread more than 4 % over an even share (13
+   pair rows, the 26 kept filters of 3x3 256@14: 7 and 6) give way to
+   vector slices, every thread running every row over a share of each
+   band's vectors, where each share keeps SC_SPCONV_VSLICE_MIN vectors.
+   Probe, Zen 4, 2 threads, channel-level 3x3 256@14 at 90 %: 0.141 ->
+   0.135 ms (each thread 7 vectors, two tiles of 7 in place of one of 14). */
+#define SC_SPCONV_VSLICE_MIN 6
+static int vector_slices(const sc_spconv *s, int32_t ncs) {
+  if (ncs <= 1 || s->band[0].nvec < SC_SPCONV_VSLICE_MIN * ncs ||
+      s->band[1].nvec < SC_SPCONV_VSLICE_MIN * ncs)
+    return 0;
+  const int64_t total = s->cost[s->nrows];
+  int64_t worst = 0;
+  for (int32_t cs = 0; cs < ncs; cs++) {
+    int32_t r0, r1;
+    row_slice(s, cs, ncs, &r0, &r1);
+    worst = SC_MAX(worst, s->cost[r1] - s->cost[r0]);
+  }
+  return worst * ncs * 100 > total * 104;
+}
+
 static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *input,
                             float *output, void *workspace, int32_t threads) {
   const sc_spconv *s = (const sc_spconv *)op->impl;
@@ -360,6 +427,7 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
   const int spans = s->spans && bands == 1 && threads > 1;
   if (!spans && threads > 1 && bands % threads != 0 && bands < 8 * (int64_t)threads)
     ncs = SC_MIN(threads, SC_MAX(s->nrows, 1));
+  const int vslices = vector_slices(s, ncs);
   const int64_t items = bands * ncs;
   const int64_t in_img = (int64_t)d->in_channels * d->in_h * d->in_w;
   const int64_t out_img = (int64_t)s->out_planes * op->out_h * op->out_w;
@@ -406,19 +474,26 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
         run_band(op, s, input, output, bd, psum, 0, s->nrows, t0, r0, t1, r1);
       b = e;
     }
-    /* With one row slice per thread, every thread walks the same bands in
-       the same order: build each band's planes once, in thread 0's buffer,
-       each thread taking a share of the input channels, instead of every
-       thread building all of them (512 ch 3x3 at 7x7, 90 %: the build was
-       an eighth of the run). */
-    const int shared = !s->direct && ncs > 1 && ncs == nt;
+    /* With one slice per thread, every thread walks the same bands in the
+       same order. AVX2 (Zen 3) builds each band's planes once, in thread
+       0's buffer, each thread taking a share of the input channels, instead
+       of every thread building all of them (512 ch 3x3 at 7x7, 90 %: the
+       build was an eighth of the run). AVX-512 (Zen 4) builds them per
+       thread: there, a thread writing planes the other one read last run,
+       and reading the half the other one wrote, cost more than building
+       them all. Probe, Zen 4, 2 threads bound, 90 %, shared -> per thread:
+       3x3 256@14 1x2 blocks 0.172 -> 0.143 ms, element-wise 0.275 ->
+       0.245, channel-level 0.170 -> 0.141; 512@7 0.173 -> 0.161, 0.250 ->
+       0.240, 0.156 -> 0.145. A thread builds only the input channels its
+       rows read (its groups'). */
+    const int shared = !s->direct && ncs > 1 && ncs == nt && op->isa != SC_ISA_AVX512;
     float *const shared_buf = (float *)workspace;
     for (int64_t it = b; it < e; it++) {
       const int64_t cs = it / bands, rest = it % bands;
       const int64_t n = rest / s->nb;
       const int32_t band = (int32_t)(rest % s->nb);
-      const int32_t r0 = cs == 0 ? 0 : lower_row(s, (total * cs + ncs - 1) / ncs);
-      const int32_t r1 = cs == ncs - 1 ? s->nrows : lower_row(s, (total * (cs + 1) + ncs - 1) / ncs);
+      int32_t r0 = 0, r1 = s->nrows;
+      if (!vslices) row_slice(s, cs, ncs, &r0, &r1);
       const int64_t y0 = (int64_t)band * s->rb;
       const float *in;
       if (s->direct) {
@@ -432,12 +507,19 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
 #pragma omp barrier
 #endif
       } else {
-        fill_band(op, s, input + n * in_img, band, buf, 0, d->in_channels);
+        const int32_t og = d->out_channels / d->groups, cg = d->in_channels / d->groups;
+        const int32_t c0 = r1 > r0 ? s->rows[r0].c0 / og * cg : 0;
+        const int32_t c1 = r1 > r0 ? (s->rows[r1 - 1].c0 / og + 1) * cg : 0;
+        fill_band(op, s, input + n * in_img, band, buf, c0, c1);
         in = buf;
       }
       const sc_spconv_band *bd = &s->band[band == s->nb - 1];
-      run_band(op, s, in, output + n * out_img + y0 * op->out_w, bd, psum, r0, r1, 0, r0,
-               bd->ntiles - 1, r1);
+      float *out_band = output + n * out_img + y0 * op->out_w;
+      if (vslices)
+        run_band_vectors(op, s, in, out_band, bd, psum, (int32_t)((int64_t)bd->nvec * cs / ncs),
+                         (int32_t)((int64_t)bd->nvec * (cs + 1) / ncs));
+      else
+        run_band(op, s, in, out_band, bd, psum, r0, r1, 0, r0, bd->ntiles - 1, r1);
       if (shared) {
         /* the next band's build overwrites the planes */
 #ifdef _OPENMP
