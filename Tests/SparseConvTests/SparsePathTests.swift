@@ -37,6 +37,9 @@ import Testing
         // (stride 1, more than 256 outputs), written into their own planes;
         // 53 vectors of 22-wide rows, the last tile 3 vectors with 2 real lanes
         ("channel dense rows, odd vector count", EdgeCases.base.inChannels(10).outChannels(23).kernel(3).padding(1).input(19, 21)),
+        // 256 channels at 14x38: bands of 4 rows of 39, the last one 2 rows (5
+        // vectors), which Zen 4's dense tiles of 3 cut into tiles of 2 and 3
+        ("channel dense rows, a last band of 5 vectors", EdgeCases.base.inChannels(256).outChannels(64).kernel(3).padding(1).input(14, 38)),
         ("channel dense rows, 5x5 dilated", EdgeCases.base.inChannels(7).outChannels(13).kernel(5).dilation(2).padding(4).input(18)),
     ]
 

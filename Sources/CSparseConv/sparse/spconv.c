@@ -49,7 +49,7 @@
  *                  compressed.
  *   tile[ntiles+1] the vectors of the plane cut into tiles of at most tmax
  *                  vectors, as evenly as possible (dense rows: tiles of tmax,
- *                  one of tmax + 1 when the count is odd).
+ *                  some of tmax + 1 where the count is not a multiple).
  *
  * Run. One parallel region: (1) the threads build the phase planes of every
  * (image, input channel) into the workspace, barrier; (2) work items
@@ -593,8 +593,12 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
   bd->m = (int64_t)rows * wq;
   bd->nvec = (int32_t)((bd->m + lanes - 1) / lanes);
   bd->ntiles = (bd->nvec + s->tmax - 1) / s->tmax;
-  /* dense rows: tiles of 2 vectors, one of 3 when the count is odd */
-  if (s->dense) bd->ntiles = SC_MAX(bd->nvec / s->tmax, 1);
+  /* dense rows: tiles of tmax vectors, some of tmax + 1 where the count is
+     not a multiple (a band of tmax + 2 vectors or more: more tiles, smaller) */
+  if (s->dense) {
+    bd->ntiles = SC_MAX(bd->nvec / s->tmax, 1);
+    while ((bd->nvec + bd->ntiles - 1) / bd->ntiles > s->tmax + 1) bd->ntiles++;
+  }
   bd->tile = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)(bd->ntiles + 1));
   bd->vmask = (uint16_t *)sc_aligned_alloc(sizeof(uint16_t) * (size_t)bd->nvec);
   bd->voff = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)bd->nvec);
@@ -746,7 +750,7 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   int64_t rb_max = (int64_t)(band_bytes / row_bytes) - maxoy - extra;
   /* at least two full tiles per band, or the whole image */
   int64_t rb_min = (2 * (int64_t)s->tmax * s->k.lanes + wq - 1) / wq;
-  /* Dense rows' tiles are 2 vectors, so that minimum can be 1 row, and each
+  /* Dense rows' tiles are 2-3 vectors, so that minimum can be 1 row, and each
      band's planes then copy the kernel's halo rows for every output row.
      At least as many rows as the halo: VGG 3x3 256@56 with 26 filters
      (channel-level 90 %) 3.20 -> 2.78 ms. */

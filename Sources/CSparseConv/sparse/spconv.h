@@ -80,9 +80,11 @@ typedef struct sc_spconv_kernels {
   sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
   /* Dense rows: dense[R][T] computes R channels (w: [nnz][R]) over a tile
-     of T vectors, tmax_dense of them, or tmax_dense + 1 for a band's last
-     tile when its vector count is odd. tmax_dense = 0 where an ISA has none
-     (the engine then runs dense weights as pairs). */
+     of T vectors, tmax_dense of them, or tmax_dense + 1 where a band's
+     vector count is not a multiple (fewer in a band of tmax_dense + 2 to
+     2 tmax_dense - 1 vectors), so kernels up to tmax_dense + 1 exist.
+     tmax_dense = 0 where an ISA has none (the engine then runs dense
+     weights as pairs). */
   int32_t tmax_dense;
   sc_spconv_ukernel dense[SC_SPCONV_RMAX + 1][SC_SPCONV_TMAX + 1];
   sc_spconv_fill_row fill_row;
