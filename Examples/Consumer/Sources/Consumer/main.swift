@@ -1,5 +1,8 @@
 import SparseConv
 
+// Before anything starts OpenMP: one thread per core, unless the environment says how.
+Runtime.bindThreadsToCores()
+
 // One 3×3 convolution, checked against the reference convolution.
 let spec = try Conv2DSpec(inChannels: 16, outChannels: 32, inputSize: 28, kernelSize: 3, padding: 1)
 let weight = try Tensor.random(shape: spec.weightShape, seed: 1)
@@ -9,7 +12,7 @@ let input = try Tensor.random(shape: spec.inputShape(batch: 1), seed: 3)
 let output = try conv(input)
 let expected = try Reference.conv2d(spec, input: input, weight: weight, bias: bias, activation: .relu)
 let error = try output.normalizedError(to: expected)
-print("consumer: \(spec) on \(Runtime.cpuName) [\(conv.instructionSet.rawValue), OpenMP \(Runtime.openMPEnabled)] → \(output.shape), normalized error \(error)")
+print("consumer: \(spec) on \(Runtime.cpuName) [\(conv.instructionSet.rawValue), OpenMP \(Runtime.openMPEnabled), binding \(Runtime.threadBinding)] → \(output.shape), normalized error \(error)")
 guard error <= 1e-4 else { fatalError("consumer: result differs from the reference") }
 
 // A whole model: prune it, plan it (the planner picks a path per layer), run it.
