@@ -164,10 +164,10 @@ static size_t spconv_workspace_size(const sc_conv_op *op, int32_t batch, int32_t
   return n;
 }
 
-/* Builds the phase planes of input channels [c0, c1) of band `b` of one
-   image into dst. */
+/* Builds rows [r_lo, r_hi) of the phase planes of input channels [c0, c1)
+   of band `b` of one image into dst. */
 static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img, int32_t b,
-                      float *dst, int32_t c0, int32_t c1) {
+                      float *dst, int32_t c0, int32_t c1, int64_t r_lo, int64_t r_hi) {
   const sc_conv_desc *d = &op->desc;
   const int32_t wq = s->wq;
   const int64_t ry0 = (int64_t)b * s->rb;
@@ -180,10 +180,10 @@ static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img
         if (d->stride_w == 1 && xs <= 0 && s->wq >= d->in_w - xs) {
           /* rows [ra, rz) lie inside the input; the rest are zero rows */
           const int64_t y0 = ry0 * d->stride_h + s->phase_y[a] - d->pad_top;
-          int64_t ra = 0, rz = s->hb;
+          int64_t ra = r_lo, rz = r_hi;
           while (ra < rz && y0 + ra * d->stride_h < 0) ra++;
           while (rz > ra && y0 + (rz - 1) * d->stride_h >= d->in_h) rz--;
-          if (ra > 0) memset(pl, 0, sizeof(float) * (size_t)(ra * wq));
+          if (ra > r_lo) memset(pl + r_lo * wq, 0, sizeof(float) * (size_t)((ra - r_lo) * wq));
           if (rz > ra && d->stride_h == 1)
             s->k.fill_rows1(pl + ra * wq, wq, (int32_t)(rz - ra), src + (y0 + ra) * d->in_w, d->in_w,
                             (int32_t)-xs);
@@ -191,10 +191,10 @@ static void fill_band(const sc_conv_op *op, const sc_spconv *s, const float *img
             for (int64_t r = ra; r < rz; r++)
               s->k.fill_rows1(pl + r * wq, wq, 1, src + (y0 + r * d->stride_h) * d->in_w, d->in_w,
                               (int32_t)-xs);
-          if (rz < s->hb) memset(pl + rz * wq, 0, sizeof(float) * (size_t)((s->hb - rz) * wq));
+          if (rz < r_hi) memset(pl + rz * wq, 0, sizeof(float) * (size_t)((r_hi - rz) * wq));
           continue;
         }
-        for (int32_t r = 0; r < s->hb; r++) {
+        for (int64_t r = r_lo; r < r_hi; r++) {
           float *row = pl + (int64_t)r * wq;
           const int64_t y = (ry0 + r) * d->stride_h + s->phase_y[a] - d->pad_top;
           if (y < 0 || y >= d->in_h) memset(row, 0, sizeof(float) * (size_t)wq);
@@ -495,13 +495,15 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
       int32_t r0 = 0, r1 = s->nrows;
       if (!vslices) row_slice(s, cs, ncs, &r0, &r1);
       const int64_t y0 = (int64_t)band * s->rb;
+      const sc_spconv_band *bd = &s->band[band == s->nb - 1];
+      const int32_t v0 = (int32_t)((int64_t)bd->nvec * cs / ncs), v1 = (int32_t)((int64_t)bd->nvec * (cs + 1) / ncs);
       const float *in;
       if (s->direct) {
         in = input + n * in_img + y0 * d->in_w;
       } else if (shared) {
         int64_t c0, c1;
         sc_split(d->in_channels, nt, tid, &c0, &c1);
-        fill_band(op, s, input + n * in_img, band, shared_buf, (int32_t)c0, (int32_t)c1);
+        fill_band(op, s, input + n * in_img, band, shared_buf, (int32_t)c0, (int32_t)c1, 0, s->hb);
         in = shared_buf;
 #ifdef _OPENMP
 #pragma omp barrier
@@ -510,14 +512,18 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
         const int32_t og = d->out_channels / d->groups, cg = d->in_channels / d->groups;
         const int32_t c0 = r1 > r0 ? s->rows[r0].c0 / og * cg : 0;
         const int32_t c1 = r1 > r0 ? (s->rows[r1 - 1].c0 / og + 1) * cg : 0;
-        fill_band(op, s, input + n * in_img, band, buf, c0, c1);
+        /* a vector slice reads only the plane rows its positions reach */
+        int64_t r_lo = 0, r_hi = s->hb;
+        if (vslices) {
+          r_lo = (int64_t)v0 * s->k.lanes / s->wq;
+          r_hi = SC_MIN((int64_t)s->hb, ((int64_t)v1 * s->k.lanes - 1) / s->wq + s->maxoy + 2);
+        }
+        fill_band(op, s, input + n * in_img, band, buf, c0, c1, r_lo, r_hi);
         in = buf;
       }
-      const sc_spconv_band *bd = &s->band[band == s->nb - 1];
       float *out_band = output + n * out_img + y0 * op->out_w;
       if (vslices)
-        run_band_vectors(op, s, in, out_band, bd, psum, (int32_t)((int64_t)bd->nvec * cs / ncs),
-                         (int32_t)((int64_t)bd->nvec * (cs + 1) / ncs));
+        run_band_vectors(op, s, in, out_band, bd, psum, v0, v1);
       else
         run_band(op, s, in, out_band, bd, psum, r0, r1, 0, r0, bd->ntiles - 1, r1);
       if (shared) {
