@@ -37,6 +37,9 @@ import Testing
         // (stride 1, more than 256 outputs), written into their own planes;
         // 53 vectors of 22-wide rows, the last tile 3 vectors with 2 real lanes
         ("channel dense rows, odd vector count", EdgeCases.base.inChannels(10).outChannels(23).kernel(3).padding(1).input(19, 21)),
+        // one band, a pair and a single row, so two threads split it by vectors; rows of 4
+        // (3 shared padding columns) under a 7-wide kernel: taps reach 2 rows down
+        ("vector slices, taps past the next row", EdgeCases.base.inChannels(8).outChannels(3).kernel(7).padding(3).input(60, 1)),
         // 256 channels at 14x38: bands of 4 rows of 39, the last one 2 rows (5
         // vectors), which Zen 4's dense tiles of 3 cut into tiles of 2 and 3
         ("channel dense rows, a last band of 5 vectors", EdgeCases.base.inChannels(256).outChannels(64).kernel(3).padding(1).input(14, 38)),

@@ -512,11 +512,13 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
         const int32_t og = d->out_channels / d->groups, cg = d->in_channels / d->groups;
         const int32_t c0 = r1 > r0 ? s->rows[r0].c0 / og * cg : 0;
         const int32_t c1 = r1 > r0 ? (s->rows[r1 - 1].c0 / og + 1) * cg : 0;
-        /* a vector slice reads only the plane rows its positions reach */
+        /* a vector slice reads only the plane rows its positions reach:
+           from its first position to its last one's farthest tap */
         int64_t r_lo = 0, r_hi = s->hb;
         if (vslices) {
+          const int64_t last = (int64_t)v1 * s->k.lanes - 1 + (int64_t)s->maxoy * s->wq + s->maxox;
           r_lo = (int64_t)v0 * s->k.lanes / s->wq;
-          r_hi = SC_MIN((int64_t)s->hb, ((int64_t)v1 * s->k.lanes - 1) / s->wq + s->maxoy + 2);
+          r_hi = SC_MIN((int64_t)s->hb, last / s->wq + 1);
         }
         fill_band(op, s, input + n * in_img, band, buf, c0, c1, r_lo, r_hi);
         in = buf;
