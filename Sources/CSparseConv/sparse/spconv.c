@@ -367,7 +367,8 @@ static void run_band_vectors(const sc_conv_op *op, const sc_spconv *s, const flo
     /* A band of this one tile, its arrays from vector a. The 8-lane
        kernels' full-width stores spill into the outputs of the vectors that
        follow, which the same thread overwrites later, unless they are the
-       next slice's: the slice's last vector stores exactly. */
+       next slice's: a vector whose full width would reach them stores
+       exactly (several can: 1-wide rows of 4 put 2 outputs in a vector). */
     uint32_t vperm[SC_SPCONV_TMAX];
     sc_spconv_band one = *bd;
     one.tile = tile;
@@ -377,7 +378,9 @@ static void run_band_vectors(const sc_conv_op *op, const sc_spconv *s, const flo
     one.voff = bd->voff + a;
     if (bd->vperm) {
       memcpy(vperm, bd->vperm + a, sizeof(uint32_t) * (size_t)(b - a));
-      if (b == v1 && v1 < bd->nvec) vperm[b - a - 1] |= 1u << 31;
+      if (v1 < bd->nvec)
+        for (int32_t v = a; v < b; v++)
+          if ((int64_t)bd->voff[v] + lanes > (int64_t)bd->voff[v1]) vperm[v - a] |= 1u << 31;
       one.vperm = vperm;
     }
     one.nvec = b - a;
