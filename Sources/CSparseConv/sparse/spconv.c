@@ -52,16 +52,17 @@
  *                  some of tmax + 1 where the count is not a multiple).
  *
  * Run. One parallel region: (1) the threads build the phase planes of every
- * (image, input channel) into the workspace, barrier; (2) work items
- * (row slice, image, tile) split statically by thread; per tile, every row of
- * the slice runs a microkernel that keeps the tile's accumulators (T vectors,
- * one, two or nc channels) in registers, initialized with the bias, walks the
- * row's nonzeros (one broadcast weight per FMA run; a pair row shares each
- * input load between two channels, a dense row between nc) and stores with the
- * fused activation. A mapped output's removed planes are filled first, in the
- * same region. Few rows split unevenly are replaced by vector slices
- * (vector_slices). Tiles outermost
- * keep the input window of the tile in L1/L2 while the weights stream. A
+ * (image, input channel) into the workspace (each thread its own, or one
+ * shared copy and a barrier, see spconv_run); (2) work items (row slice,
+ * image, band) split statically by thread, or vector slices where few rows
+ * would split unevenly (vector_slices); per tile, every row of the slice runs
+ * a microkernel that keeps the tile's accumulators (T vectors, one, two or nc
+ * channels) in registers, initialized with the bias, walks the row's nonzeros
+ * (one broadcast weight per FMA run; a pair row shares each input load
+ * between two channels, a dense row between nc) and stores with the fused
+ * activation. A mapped output's removed planes are filled first, in the same
+ * region. Tiles outermost keep the input window of the tile in L1/L2 while
+ * the weights stream. A
  * single band read in place with small weights (spans) is instead cut into
  * one run of (tile, row) work per thread, tile-major.
  */
@@ -348,6 +349,15 @@ static void span_point(const sc_spconv *s, const sc_spconv_band *bd, int64_t x, 
   *row = r;
 }
 
+/* Whether vectors [a, b) of a band are whole runs of real outputs that
+   follow each other in the output (sc_spconv_args.contig). */
+static uint8_t vectors_contig(const sc_spconv_band *bd, int32_t a, int32_t b, int32_t lanes) {
+  const unsigned full = lanes == 16 ? 0xFFFFu : 0xFFu;
+  for (int32_t v = a; v < b; v++)
+    if (bd->vmask[v] != full || bd->voff[v] != bd->voff[a] + (v - a) * lanes) return 0;
+  return 1;
+}
+
 /* Every row over vectors [v0, v1) of a band, in tiles of at most tmax
    vectors cut as evenly as possible: one thread's share of a band split by
    vectors (see spconv_run). */
@@ -356,14 +366,11 @@ static void run_band_vectors(const sc_conv_op *op, const sc_spconv *s, const flo
                              int32_t v1) {
   const int32_t lanes = s->k.lanes, n = v1 - v0;
   if (n <= 0) return;
-  const unsigned full = lanes == 16 ? 0xFFFFu : 0xFFu;
   const int32_t ntiles = (n + s->tmax - 1) / s->tmax;
   for (int32_t t = 0; t < ntiles; t++) {
     const int32_t a = v0 + (int32_t)((int64_t)t * n / ntiles), b = v0 + (int32_t)((int64_t)(t + 1) * n / ntiles);
     int32_t tile[2] = {0, b - a};
-    uint8_t contig = 1;
-    for (int32_t v = a; v < b && contig; v++)
-      contig = bd->vmask[v] == full && bd->voff[v] == bd->voff[a] + (v - a) * lanes;
+    uint8_t contig = vectors_contig(bd, a, b, lanes);
     /* A band of this one tile, its arrays from vector a. The 8-lane
        kernels' full-width stores spill into the outputs of the vectors that
        follow, which the same thread overwrites later, unless they are the
@@ -640,13 +647,7 @@ static sc_status build_band(const sc_spconv *s, int32_t rows, int32_t ow, sc_spc
       bd->vperm[v] = pk;
     }
   }
-  const unsigned full = lanes == 16 ? 0xFFFFu : 0xFFu;
-  for (int32_t t = 0; t < bd->ntiles; t++) {
-    uint8_t c = 1;
-    for (int32_t v = bd->tile[t]; v < bd->tile[t + 1] && c; v++)
-      c = bd->vmask[v] == full && bd->voff[v] == bd->voff[bd->tile[t]] + (v - bd->tile[t]) * lanes;
-    bd->contig[t] = c;
-  }
+  for (int32_t t = 0; t < bd->ntiles; t++) bd->contig[t] = vectors_contig(bd, bd->tile[t], bd->tile[t + 1], lanes);
   return SC_OK;
 }
 
