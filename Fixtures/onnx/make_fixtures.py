@@ -493,6 +493,15 @@ def malformed():
         entry = t.external_data.add(); entry.key = key; entry.value = value
     write("missing_external_file.onnx", g.build(13))
 
+    # A Slice of the batch axis to 2**31 - 2 (found by the fuzzer): the importer
+    # used to list every index of it before refusing it.
+    g = new_graph("slice_batch", 3, 8)
+    g.conv("conv1", 4, 3)
+    g.node("Slice", [g.current, "starts", "ends", "axes"], "slice_batch")
+    for name, value in [("starts", 0), ("ends", 2**31 - 2), ("axes", 0)]:
+        g.inits.append(numpy_helper.from_array(np.array([value], dtype=np.int64), name=name))
+    write("slice_batch_axis.onnx", g.build(13))
+
 
 def main():
     for f in os.listdir(HERE):

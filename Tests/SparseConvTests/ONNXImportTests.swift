@@ -106,7 +106,7 @@ import Testing
 
     @Test(arguments: ["truncated", "garbage", "wrong_initializer_size", "missing_initializer", "cyclic",
                       "huge_input_dims", "huge_initializer_dims", "external_outside_directory",
-                      "missing_external_file", "unsupported_op"])
+                      "missing_external_file", "unsupported_op", "slice_batch_axis"])
     func malformedFileThrows(name: String) throws {
         let error = #expect(throws: SparseConvError.self) {
             try Model(onnxFile: Self.path("malformed/\(name).onnx"))

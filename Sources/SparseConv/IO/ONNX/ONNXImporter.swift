@@ -672,13 +672,18 @@ struct ONNXImporter {
             var picked: [Int]? = nil
             for (k, axis) in axisList.enumerated() {
                 guard axis >= 0, axis < rank else { throw SparseConvError.invalidSpec("Slice axis \(axis) out of range") }
-                let indices = try ConstantFolder.sliceIndices(extent: axis == 0 ? Int(Int32.max) : full[axis], start: starts[k], end: ends[k],
-                                                              step: steps?[k] ?? 1)
+                let unsupported = SparseConvError.unsupported("Slice along axis \(axis) of [N, \(x.onnxShape)]; only along channels")
+                // The batch axis has no extent here: only "all of it" is accepted, without listing its indices
+                // (a fuzzed end of 2^31 - 2 made that list take minutes).
+                if axis == 0 {
+                    guard starts[k] == 0, (steps?[k] ?? 1) == 1, ends[k] >= Int64(Int32.max) else { throw unsupported }
+                    continue
+                }
+                let indices = try ConstantFolder.sliceIndices(extent: full[axis], start: starts[k], end: ends[k], step: steps?[k] ?? 1)
                 if axis == channelAxis && rank == 4 {
                     picked = indices
-                } else if indices != Array(0..<full[axis]) || axis == 0 {
-                    if axis == 0 && starts[k] == 0 && (steps?[k] ?? 1) == 1 && ends[k] >= Int64(Int32.max) { continue }
-                    throw SparseConvError.unsupported("Slice along axis \(axis) of [N, \(x.onnxShape)]; only along channels")
+                } else if indices != Array(0..<full[axis]) {
+                    throw unsupported
                 }
             }
             guard let picked else {
