@@ -38,7 +38,7 @@
  * Run, per image: gather input (if needed), inner run, scatter (if needed),
  * zero the removed channels. The layer's own parallel work (gather, scatter,
  * zeroing) uses one parallel region; the inner operator uses its own.
- * mapped: with one live group and an inner op that can (the AVX2 GEMM, or the
+ * mapped: with one live group and an inner op that can (the AVX2 or AVX-512 GEMM, or the
  * direct engine of sc_dense_direct_init), the inner op writes each kept filter
  * into its own output plane and fills the removed planes itself
  * (sc_dense_map_outputs, sc_spconv_map_outputs), so the run is that one inner

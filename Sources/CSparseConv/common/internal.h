@@ -135,7 +135,7 @@ struct sc_conv_op {
 sc_status sc_dense_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
 sc_status sc_depthwise_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
 sc_status sc_grouped_init(sc_conv_op *op, const float *weight, const uint8_t *mask);
-/* For the channel path: makes a dense op (AVX2 pixel-vector GEMM, one group)
+/* For the channel path: makes a dense op (AVX2 or AVX-512 pixel-vector GEMM, one group)
    write its output channel m to plane out_plane[m] of output images of
    out_planes planes, and set each plane fill_plane[i] to fill_value[i] in
    the same run; its input stays [batch][in_channels][h][w]. SC_UNSUPPORTED

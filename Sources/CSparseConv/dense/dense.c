@@ -110,7 +110,7 @@ typedef struct dense_impl {
   uint16_t *vmask;        /* [nvec] */
   int32_t *vdst;          /* [nvec] */
   int flags;             /* activation flags */
-  /* Mapped output (sc_dense_map_outputs; AVX2 pixel-vector GEMM, one group):
+  /* Mapped output (sc_dense_map_outputs; AVX2 and AVX-512 pixel-vector GEMM, one group):
      GEMM row m goes to plane out_plane[m] of output images of out_planes
      planes (rowoff[m] = out_plane[m] * N), and the planes fill_plane[] get
      the constant fill_value[] in the same run. NULL rowoff: row m is plane m. */
@@ -218,7 +218,7 @@ static inline void tile_of(int32_t bv, int32_t ntl, int32_t t, int32_t *v0, int3
 
 /* First output row of M tile mt: the rows spread evenly over the MT tiles,
    mrow[mt] = mt * M / MT (set once in init_gemm, not divided per call).
-   AVX2 kernels compute only a tile's real rows, so 13 kept filters of a
+   AVX2 and AVX-512 kernels compute only a tile's real rows, so 13 kept filters of a
    channel-pruned 1x1 layer run as 4 + 4 + 5 rows instead of 6 + 6 + 1 (18
    rows of FMAs for 13). */
 static inline int32_t tile_row(const dense_impl *d, int32_t mt) { return d->mrow[mt]; }
@@ -282,8 +282,12 @@ static void gemm_segment(const sc_conv_op *op, const dense_impl *d, const float 
           d->gemm((size_t)kc, a, bp, ldb, c_m + p0, (size_t)d->N, mrows, ncols, bias, flags);
           continue;
         }
-        f32_gemm_6x16_rows__avx2((size_t)kc, a, bp, ldb, c_m + p0, d->rowoff + m0, mrows, ncols,
-                                 bias, flags);
+        if (W == 16)
+          f32_gemm_8x48_rows__avx512((size_t)kc, a, bp, ldb, c_m + p0, d->rowoff + m0, mrows,
+                                     ncols, bias, flags);
+        else
+          f32_gemm_6x16_rows__avx2((size_t)kc, a, bp, ldb, c_m + p0, d->rowoff + m0, mrows, ncols,
+                                   bias, flags);
       }
     }
   }
@@ -778,7 +782,7 @@ sc_status sc_dense_map_outputs(sc_conv_op *op, const int32_t *out_plane, int32_t
                                const int32_t *fill_plane, const float *fill_value, int32_t nfill) {
   if (op->run != dense_run) return SC_UNSUPPORTED;
   dense_impl *d = (dense_impl *)op->impl;
-  if (op->isa != SC_ISA_AVX2 || d->gconv || d->cv || d->padded || d->groups != 1 || nfill < 0 ||
+  if ((op->isa != SC_ISA_AVX2 && op->isa != SC_ISA_AVX512) || d->gconv || d->cv || d->padded || d->groups != 1 || nfill < 0 ||
       out_planes < op->desc.out_channels)
     return SC_UNSUPPORTED;
   d->rowoff = (int64_t *)sc_aligned_alloc(sizeof(int64_t) * (size_t)d->M);

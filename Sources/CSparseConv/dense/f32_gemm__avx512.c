@@ -5,38 +5,37 @@
 #include <immintrin.h>
 
 /*
- * The column count is a compile-time constant in each instantiation so that
- * the 8 × NV accumulators live in registers (24 of the 32 zmm at NV = 3);
+ * The column count and the row count are compile-time constants in each
+ * instantiation so that the MR × NV accumulators live in registers (24 of
+ * the 32 zmm at 8 × 3) and a short tile (the 6 to 7 rows of a
+ * channel-pruned layer's kept filters) pays no FMAs for its padding rows;
  * weights come in as embedded broadcasts, so one k step costs NV loads and
- * 8 × NV FMAs.
+ * MR × NV FMAs. Row i of C is c + i * ldc, or c + crow[i] when crow is given.
  */
 static inline __attribute__((always_inline)) SC_TARGET_AVX512 void
-gemm_8xnv(const int nv, size_t kc, const float *restrict a, const float *restrict b, size_t ldb,
-          float *restrict c, size_t ldc, int mrows, int ncols, const float *restrict bias,
-          int flags) {
+gemm_8xnv(const int nv, const int MR, size_t kc, const float *restrict a, const float *restrict b,
+          size_t ldb, float *restrict c, size_t ldc, const int64_t *restrict crow, int ncols,
+          const float *restrict bias, int flags) {
   const __mmask16 tail = (__mmask16)(0xFFFFu >> (16 * nv - ncols));
+  float *cr[8];
+  for (int i = 0; i < MR; i++) cr[i] = crow ? c + crow[i] : c + (size_t)i * ldc;
   __m512 acc[8][3];
   if (flags & SC_GEMM_FIRST) {
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < MR; i++) {
       __m512 bv = _mm512_set1_ps(bias[i]);
       for (int v = 0; v < nv; v++) acc[i][v] = bv;
     }
   } else {
-    for (int i = 0; i < 8; i++) {
-      if (i < mrows) {
-        for (int v = 0; v < nv; v++)
-          acc[i][v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, c + i * ldc + 16 * v)
-                                  : _mm512_loadu_ps(c + i * ldc + 16 * v);
-      } else {
-        for (int v = 0; v < nv; v++) acc[i][v] = _mm512_setzero_ps();
-      }
-    }
+    for (int i = 0; i < MR; i++)
+      for (int v = 0; v < nv; v++)
+        acc[i][v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, cr[i] + 16 * v)
+                                : _mm512_loadu_ps(cr[i] + 16 * v);
   }
   for (size_t k = 0; k < kc; k++) {
     __m512 bv[3];
     for (int v = 0; v < nv; v++)
       bv[v] = v == nv - 1 ? _mm512_maskz_loadu_ps(tail, b + 16 * v) : _mm512_loadu_ps(b + 16 * v);
-    for (int i = 0; i < 8; i++) {
+    for (int i = 0; i < MR; i++) {
       __m512 av = _mm512_set1_ps(a[i]);
       for (int v = 0; v < nv; v++) acc[i][v] = _mm512_fmadd_ps(av, bv[v], acc[i][v]);
     }
@@ -46,32 +45,53 @@ gemm_8xnv(const int nv, size_t kc, const float *restrict a, const float *restric
   if (flags & SC_GEMM_LAST) {
     if (flags & (SC_GEMM_RELU | SC_GEMM_RELU6)) {
       const __m512 zero = _mm512_setzero_ps();
-      for (int i = 0; i < 8; i++)
+      for (int i = 0; i < MR; i++)
         for (int v = 0; v < nv; v++) acc[i][v] = _mm512_max_ps(acc[i][v], zero);
     }
     if (flags & SC_GEMM_RELU6) {
       const __m512 six = _mm512_set1_ps(6.0f);
-      for (int i = 0; i < 8; i++)
+      for (int i = 0; i < MR; i++)
         for (int v = 0; v < nv; v++) acc[i][v] = _mm512_min_ps(acc[i][v], six);
     }
   }
-  for (int i = 0; i < 8; i++) {
-    if (i < mrows) {
-      for (int v = 0; v < nv; v++) {
-        if (v == nv - 1) _mm512_mask_storeu_ps(c + i * ldc + 16 * v, tail, acc[i][v]);
-        else _mm512_storeu_ps(c + i * ldc + 16 * v, acc[i][v]);
-      }
+  for (int i = 0; i < MR; i++) {
+    for (int v = 0; v < nv; v++) {
+      if (v == nv - 1) _mm512_mask_storeu_ps(cr[i] + 16 * v, tail, acc[i][v]);
+      else _mm512_storeu_ps(cr[i] + 16 * v, acc[i][v]);
     }
   }
 }
 
+#define SC_GEMM_NV(R, LDC, CROW)                                                            \
+  case R:                                                                                   \
+    if (ncols > 32) gemm_8xnv(3, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);       \
+    else if (ncols > 16) gemm_8xnv(2, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);  \
+    else gemm_8xnv(1, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);                  \
+    break;
+
 SC_TARGET_AVX512 void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb,
                                             float *c, size_t ldc, int mrows, int ncols,
                                             const float *bias, int flags) {
-  if (ncols > 32) gemm_8xnv(3, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
-  else if (ncols > 16) gemm_8xnv(2, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
-  else gemm_8xnv(1, kc, a, b, ldb, c, ldc, mrows, ncols, bias, flags);
+  switch (mrows) {
+    SC_GEMM_NV(1, ldc, NULL) SC_GEMM_NV(2, ldc, NULL) SC_GEMM_NV(3, ldc, NULL)
+    SC_GEMM_NV(4, ldc, NULL) SC_GEMM_NV(5, ldc, NULL) SC_GEMM_NV(6, ldc, NULL)
+    SC_GEMM_NV(7, ldc, NULL)
+    default: SC_GEMM_NV(8, ldc, NULL)
+  }
 }
+
+SC_TARGET_AVX512 void f32_gemm_8x48_rows__avx512(size_t kc, const float *a, const float *b,
+                                                 size_t ldb, float *c, const int64_t *crow,
+                                                 int mrows, int ncols, const float *bias,
+                                                 int flags) {
+  switch (mrows) {
+    SC_GEMM_NV(1, 0, crow) SC_GEMM_NV(2, 0, crow) SC_GEMM_NV(3, 0, crow)
+    SC_GEMM_NV(4, 0, crow) SC_GEMM_NV(5, 0, crow) SC_GEMM_NV(6, 0, crow)
+    SC_GEMM_NV(7, 0, crow)
+    default: SC_GEMM_NV(8, 0, crow)
+  }
+}
+#undef SC_GEMM_NV
 
 /*
  * Same register blocking; B rows come from an offset table (no im2col copy)
@@ -292,6 +312,12 @@ SC_TARGET_AVX512 void f32_gconv_4x96__avx512(const sc_gconv_args *args, const sc
 }
 
 #else
+void f32_gemm_8x48_rows__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                                const int64_t *crow, int mrows, int ncols, const float *bias,
+                                int flags) {
+  (void)kc; (void)a; (void)b; (void)ldb; (void)c; (void)crow; (void)mrows; (void)ncols;
+  (void)bias; (void)flags;
+}
 void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                            size_t ldc, int mrows, int ncols, const float *bias, int flags) {
   (void)kc; (void)a; (void)b; (void)ldb; (void)c; (void)ldc; (void)mrows; (void)ncols;

@@ -25,6 +25,10 @@ typedef void (*sc_gemm_ukernel)(size_t kc, const float *a, const float *b, size_
 /* MR = 8, NR = 48 (three zmm along the pixels). */
 void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                            size_t ldc, int mrows, int ncols, const float *bias, int flags);
+/* The same, row i of C at c + crow[i] (see f32_gemm_6x16_rows__avx2). */
+void f32_gemm_8x48_rows__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
+                                const int64_t *crow, int mrows, int ncols, const float *bias,
+                                int flags);
 /* MR = 6, NR = 16 (two ymm). */
 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                          size_t ldc, int mrows, int ncols, const float *bias, int flags);
