@@ -53,8 +53,9 @@
  *       gbias  [groups][MT4][4]
  *       tiles  [ntiles]             runs of up to W pixels of one output row, up
  *                                   to 6 (AVX-512) per tile
- * Workspace of a run: [padded input copy, shared by the threads (b., CV with
- * padding): batch × in_channels × ph × pw floats + slack][per thread: the
+ * Workspace of a run: [padded input copy (b., CV with padding): batch ×
+ * in_channels × ph × pw floats + slack, one per thread up to 64 MiB in all,
+ * else one shared by the threads (private_pad)][per thread: the
  * im2col block (c.) kc × block width floats, or the CV scratch 48 × block
  * pixels].
  *
@@ -451,7 +452,8 @@ static void gconv_thread(const sc_conv_op *op, const dense_impl *d, int32_t batc
 
 /* ------------------------------------------------------------------- run */
 
-/* Workspace: [padded input copy, shared][per-thread buffers]. */
+/* Workspace: [padded input copy, shared or one per thread (private_pad)]
+   [per-thread buffers]. */
 static size_t shared_bytes(const dense_impl *d, int32_t batch) {
   if (!d->pad_copy) return 0;
   size_t n;
@@ -461,9 +463,32 @@ static size_t shared_bytes(const dense_impl *d, int32_t batch) {
   return sc_round_up(n * sizeof(float));
 }
 
+/* Most bytes of padded input copies a run may hold, all threads together. */
+#define PRIVATE_PAD_MAX ((size_t)64 << 20)
+
+/* Each thread pads its own copy of the input instead of a shared copy built
+   in halves: every thread reads all of it, and half of a shared copy was
+   written by the other core (and, the run before, read there), so each run
+   moved it between the cores' caches. Probe, AVX-512 (Zen 4), 2 threads
+   bound, dense, three interleaved runs, medians: 3x3/2 128@56 1.197 ->
+   1.093 ms, 3x3/2 256@28 1.137 -> 1.074, 3x3 d2 64@56 1.137 -> 1.096,
+   256@14 1.075 -> 1.039, 512@7 1.060 -> 1.047, 64@56 1.123 -> 1.104,
+   128@28 1.092 -> 1.046, 512@28 18.23 -> 17.37, 128@112 18.17 -> 17.59;
+   in a slow phase of the host (whole minutes when the shared copy costs
+   more) 3x3/2 128@56 2.00 -> 1.20, 256@14 1.36 -> 1.10, 128@28 1.43 ->
+   1.14, 7x7/2 3->64@224 1.50 -> 1.24. Not for groups, whose threads read
+   only their groups' channels: AlexNet's 3x3 256@13 in 2 groups 0.478 ->
+   0.491. Bounded, so that many threads on a large image share one copy. */
+static bool private_pad(const dense_impl *d, int32_t batch, int32_t threads) {
+  size_t shared = shared_bytes(d, batch), all;
+  return d->pad_copy && threads > 1 && d->groups == 1 && shared != SIZE_MAX &&
+         sc_mul_size(shared, (size_t)threads, &all) && all <= PRIVATE_PAD_MAX;
+}
+
 static size_t dense_workspace(const sc_conv_op *op, int32_t batch, int32_t threads) {
   const dense_impl *d = (const dense_impl *)op->impl;
   size_t shared = shared_bytes(d, batch), per = sc_round_up(d->ws_floats * sizeof(float)), total;
+  if (private_pad(d, batch, threads)) shared *= (size_t)threads;
   if (shared == SIZE_MAX || !sc_mul_size(per, (size_t)threads, &total) ||
       !sc_add_size(total, shared, &total))
     return SIZE_MAX;
@@ -481,19 +506,23 @@ static sc_status dense_run(const sc_conv_op *op, int32_t batch, const float *inp
                            void *workspace, int32_t threads) {
   const dense_impl *d = (const dense_impl *)op->impl;
   const size_t shared = shared_bytes(d, batch), per = sc_round_up(d->ws_floats * sizeof(float));
+  const bool priv = private_pad(d, batch, threads);
   float *pad = d->pad_copy ? (float *)workspace : NULL;
-  char *wsbase = (char *)workspace + shared;
+  char *wsbase = (char *)workspace + shared * (priv ? (size_t)threads : 1);
 #ifdef _OPENMP
   if (threads > 1) {
 #pragma omp parallel num_threads(threads)
     {
       int tid = omp_get_thread_num(), n = omp_get_num_threads();
       float *ws = per ? (float *)(wsbase + per * (size_t)tid) : NULL;
-      if (d->pad_copy) {
+      float *mine = priv ? (float *)((char *)workspace + shared * (size_t)tid) : pad;
+      if (priv) {
+        pad_thread(op, d, batch, input, mine, 1, 0);
+      } else if (d->pad_copy) {
         pad_thread(op, d, batch, input, pad, n, tid);
 #pragma omp barrier
       }
-      run_thread(op, d, batch, input, output, pad, ws, n, tid);
+      run_thread(op, d, batch, input, output, mine, ws, n, tid);
     }
     return SC_OK;
   }
