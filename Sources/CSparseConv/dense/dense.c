@@ -86,6 +86,7 @@ typedef struct dense_impl {
   /* instruction-set parameters */
   int mr, w, nvmax;
   sc_gemm_ukernel gemm;
+  sc_gemm_rows_ukernel gemm_rows; /* NULL where the ISA has no mapped-row kernel */
   /* GEMM shape per (image, group) */
   int32_t groups, M, K, N, MT;
   int32_t *mrow;         /* [MT + 1] first row of each M tile (tile_row) */
@@ -283,12 +284,7 @@ static void gemm_segment(const sc_conv_op *op, const dense_impl *d, const float 
           d->gemm((size_t)kc, a, bp, ldb, c_m + p0, (size_t)d->N, mrows, ncols, bias, flags);
           continue;
         }
-        if (W == 16)
-          f32_gemm_8x48_rows__avx512((size_t)kc, a, bp, ldb, c_m + p0, d->rowoff + m0, mrows,
-                                     ncols, bias, flags);
-        else
-          f32_gemm_6x16_rows__avx2((size_t)kc, a, bp, ldb, c_m + p0, d->rowoff + m0, mrows, ncols,
-                                   bias, flags);
+        d->gemm_rows((size_t)kc, a, bp, ldb, c_m + p0, d->rowoff + m0, mrows, ncols, bias, flags);
       }
     }
   }
@@ -479,8 +475,8 @@ static size_t shared_bytes(const dense_impl *d, int32_t batch) {
    1.14, 7x7/2 3->64@224 1.50 -> 1.24. Not for groups, whose threads read
    only their groups' channels: AlexNet's 3x3 256@13 in 2 groups 0.478 ->
    0.491. Bounded, so that many threads on a large image share one copy. */
-static bool private_pad(const dense_impl *d, int32_t batch, int32_t threads) {
-  size_t shared = shared_bytes(d, batch), all;
+static bool private_pad(const dense_impl *d, size_t shared, int32_t threads) {
+  size_t all;
   return d->pad_copy && threads > 1 && d->groups == 1 && shared != SIZE_MAX &&
          sc_mul_size(shared, (size_t)threads, &all) && all <= PRIVATE_PAD_MAX;
 }
@@ -488,7 +484,7 @@ static bool private_pad(const dense_impl *d, int32_t batch, int32_t threads) {
 static size_t dense_workspace(const sc_conv_op *op, int32_t batch, int32_t threads) {
   const dense_impl *d = (const dense_impl *)op->impl;
   size_t shared = shared_bytes(d, batch), per = sc_round_up(d->ws_floats * sizeof(float)), total;
-  if (private_pad(d, batch, threads)) shared *= (size_t)threads;
+  if (private_pad(d, shared, threads)) shared *= (size_t)threads;
   if (shared == SIZE_MAX || !sc_mul_size(per, (size_t)threads, &total) ||
       !sc_add_size(total, shared, &total))
     return SIZE_MAX;
@@ -506,7 +502,7 @@ static sc_status dense_run(const sc_conv_op *op, int32_t batch, const float *inp
                            void *workspace, int32_t threads) {
   const dense_impl *d = (const dense_impl *)op->impl;
   const size_t shared = shared_bytes(d, batch), per = sc_round_up(d->ws_floats * sizeof(float));
-  const bool priv = private_pad(d, batch, threads);
+  const bool priv = private_pad(d, shared, threads);
   float *pad = d->pad_copy ? (float *)workspace : NULL;
   char *wsbase = (char *)workspace + shared * (priv ? (size_t)threads : 1);
 #ifdef _OPENMP
@@ -589,8 +585,16 @@ static sc_status init_cv(sc_conv_op *op, dense_impl *d, const float *weight) {
 static sc_status init_gemm(sc_conv_op *op, dense_impl *d, const float *weight) {
   const sc_conv_desc *cd = &op->desc;
   switch (op->isa) {
-  case SC_ISA_AVX512: d->mr = 8; d->w = 16; d->nvmax = 3; d->gemm = f32_gemm_8x48__avx512; break;
-  case SC_ISA_AVX2: d->mr = 6; d->w = 8; d->nvmax = 2; d->gemm = f32_gemm_6x16__avx2; break;
+  case SC_ISA_AVX512:
+    d->mr = 8; d->w = 16; d->nvmax = 3;
+    d->gemm = f32_gemm_8x48__avx512;
+    d->gemm_rows = f32_gemm_8x48_rows__avx512;
+    break;
+  case SC_ISA_AVX2:
+    d->mr = 6; d->w = 8; d->nvmax = 2;
+    d->gemm = f32_gemm_6x16__avx2;
+    d->gemm_rows = f32_gemm_6x16_rows__avx2;
+    break;
   default: d->mr = 4; d->w = 8; d->nvmax = 1; d->gemm = f32_gemm_4x8__scalar; break;
   }
   const int MR = d->mr;
@@ -811,7 +815,7 @@ sc_status sc_dense_map_outputs(sc_conv_op *op, const int32_t *out_plane, int32_t
                                const int32_t *fill_plane, const float *fill_value, int32_t nfill) {
   if (op->run != dense_run) return SC_UNSUPPORTED;
   dense_impl *d = (dense_impl *)op->impl;
-  if ((op->isa != SC_ISA_AVX2 && op->isa != SC_ISA_AVX512) || d->gconv || d->cv || d->padded || d->groups != 1 || nfill < 0 ||
+  if (!d->gemm_rows || d->gconv || d->cv || d->padded || d->groups != 1 || nfill < 0 ||
       out_planes < op->desc.out_channels)
     return SC_UNSUPPORTED;
   d->rowoff = (int64_t *)sc_aligned_alloc(sizeof(int64_t) * (size_t)d->M);

@@ -21,6 +21,11 @@
  */
 typedef void (*sc_gemm_ukernel)(size_t kc, const float *a, const float *b, size_t ldb, float *c,
                                 size_t ldc, int mrows, int ncols, const float *bias, int flags);
+/* The same with row i of C at c + crow[i] (a channel-pruned layer's kept
+   filters written straight into their own output planes). */
+typedef void (*sc_gemm_rows_ukernel)(size_t kc, const float *a, const float *b, size_t ldb,
+                                     float *c, const int64_t *crow, int mrows, int ncols,
+                                     const float *bias, int flags);
 
 /* MR = 8, NR = 48 (three zmm along the pixels). */
 void f32_gemm_8x48__avx512(size_t kc, const float *a, const float *b, size_t ldb, float *c,
