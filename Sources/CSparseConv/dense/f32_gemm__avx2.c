@@ -15,9 +15,12 @@ static inline SC_TARGET_AVX2 __m256i lane_range8(int lo, int hi) {
 /* MR × NV accumulators (MR <= 6) + NV loads + 1 broadcast fit the 16 ymm
    registers. MR is the tile's real row count: short tiles skip the padding
    rows' FMAs (dense.c spreads the rows evenly over the tiles). */
-/* Row i of C is c + i * ldc, or c + crow[i] when crow is given. */
+/* Row i of C is c + i * ldc, or c + crow[i] when crow is given. ML: the
+   last vector is partial (ncols < 8 nv) and goes through masked loads and
+   stores; whole tiles take plain ones, which cost less everywhere and far
+   less on Zen 1 (its masked loads and stores are slow; see f32_spconv_avx2.c). */
 static inline __attribute__((always_inline)) SC_TARGET_AVX2 void
-gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const float *restrict b,
+gemm_6xnv(const int nv, const int MR, const int ML, size_t kc, const float *restrict a, const float *restrict b,
           size_t ldb, float *restrict c, size_t ldc, const int64_t *restrict crow, int ncols,
           const float *restrict bias, int flags) {
   float *cr[6];
@@ -32,7 +35,7 @@ gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const 
   } else {
     for (int i = 0; i < MR; i++) {
       for (int v = 0; v < nv; v++) {
-        if (v == nv - 1) acc[i][v] = _mm256_maskload_ps(cr[i] + 8 * v, tail);
+        if (ML && v == nv - 1) acc[i][v] = _mm256_maskload_ps(cr[i] + 8 * v, tail);
         else acc[i][v] = _mm256_loadu_ps(cr[i] + 8 * v);
       }
     }
@@ -40,7 +43,7 @@ gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const 
   for (size_t k = 0; k < kc; k++) {
     __m256 bv[2];
     for (int v = 0; v < nv; v++)
-      bv[v] = v == nv - 1 ? _mm256_maskload_ps(b + 8 * v, tail) : _mm256_loadu_ps(b + 8 * v);
+      bv[v] = ML && v == nv - 1 ? _mm256_maskload_ps(b + 8 * v, tail) : _mm256_loadu_ps(b + 8 * v);
     for (int i = 0; i < MR; i++) {
       __m256 av = _mm256_broadcast_ss(a + i);
       for (int v = 0; v < nv; v++) acc[i][v] = _mm256_fmadd_ps(av, bv[v], acc[i][v]);
@@ -62,7 +65,7 @@ gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const 
   }
   for (int i = 0; i < MR; i++) {
     for (int v = 0; v < nv; v++) {
-      if (v == nv - 1) _mm256_maskstore_ps(cr[i] + 8 * v, tail, acc[i][v]);
+      if (ML && v == nv - 1) _mm256_maskstore_ps(cr[i] + 8 * v, tail, acc[i][v]);
       else _mm256_storeu_ps(cr[i] + 8 * v, acc[i][v]);
     }
   }
@@ -70,8 +73,10 @@ gemm_6xnv(const int nv, const int MR, size_t kc, const float *restrict a, const 
 
 #define SC_GEMM_ROWS(R, LDC, CROW)                                                       \
   case R:                                                                                \
-    if (ncols > 8) gemm_6xnv(2, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);     \
-    else gemm_6xnv(1, R, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);               \
+    if (ncols == 16) gemm_6xnv(2, R, 0, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags); \
+    else if (ncols > 8) gemm_6xnv(2, R, 1, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags); \
+    else if (ncols == 8) gemm_6xnv(1, R, 0, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags); \
+    else gemm_6xnv(1, R, 1, kc, a, b, ldb, c, LDC, CROW, ncols, bias, flags);             \
     break;
 
 SC_TARGET_AVX2 void f32_gemm_6x16__avx2(size_t kc, const float *a, const float *b, size_t ldb,
