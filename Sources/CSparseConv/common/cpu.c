@@ -41,6 +41,20 @@ bool sc_cpu_avx512_halves(void) {
 #endif
 }
 
+bool sc_cpu_avx2_halves(void) {
+#if SC_X86
+  unsigned int a, b, c, d;
+  if (!cpu_has_avx2() || !__get_cpuid(0, &a, &b, &c, &d)) return false;
+  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
+  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+  const unsigned int family = ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu);
+  const unsigned int model = ((a >> 4) & 0xFu) | (((a >> 16) & 0xFu) << 4);
+  return family == 0x17u && model < 0x30u; /* Zen 1 and Zen+; Zen 2 (30h+) is full width */
+#else
+  return false;
+#endif
+}
+
 /* SPARSECONV_MAX_ISA=scalar|avx2|avx512 caps what AUTO picks: a way to check
    the slower variants of a whole program without rebuilding it. */
 static sc_isa env_cap(void) {

@@ -100,6 +100,11 @@ bool sc_isa_supported(sc_isa isa);
    ask this before taking op->isa's AVX-512 kernels (spconv.c, kernel.c). */
 bool sc_cpu_avx512_halves(void);
 
+/* Returns true when this CPU runs 256-bit operations as two 128-bit halves
+   (AMD Zen 1 and Zen+: family 17h, models below 30h). The tunings measured
+   only there (the sparse engine's prefetch, spconv.c) ask this. */
+bool sc_cpu_avx2_halves(void);
+
 /*
  * An operator. op.c fills the common fields and validates the description,
  * then calls the path's init function, which fills the path fields.

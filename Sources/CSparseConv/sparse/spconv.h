@@ -45,6 +45,9 @@ typedef struct sc_spconv_args {
      when pout != NULL. */
   const float *pin;
   float *pout;
+  /* 1: the tile's window does not fit L1 and the CPU gains from asking for
+     the lines of a position a few ahead (sc_cpu_avx2_halves); a hint. */
+  int32_t prefetch;
   int32_t clamp;         /* apply [lo, hi] (ReLU/ReLU6) */
   float lo, hi;
 } sc_spconv_args;
