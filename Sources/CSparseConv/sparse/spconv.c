@@ -1166,13 +1166,16 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
    sparse-bench, channel-level 90 % (magnitude), 2 threads, Zen 3, dense
    rows against pairs: 3x3 64@56 (6 filters) 0.184 -> 0.170 ms, 128@28 (13)
    0.186 -> 0.177; but 256@14 (26) 0.169 -> 0.172, 512@7 (51) 0.171 ->
-   0.180 and 128@56 stride 2 (13) 0.37 -> 0.41. */
+   0.180 and 128@56 stride 2 (13) 0.37 -> 0.41. On Zen 1 dense rows won on
+   the small planes too (kernel probe, 2 threads, 90 %, pairs -> dense rows):
+   3x3 256@14 (26 filters) 0.462 -> 0.392 ms, 256@13 0.513 -> 0.442, 512@7
+   (51) 0.464 -> 0.421, 256@14 at 75 % 0.996 -> 0.837. */
 sc_status sc_spconv_init_dense(sc_conv_op *op, const float *weight) {
   const sc_conv_desc *d = &op->desc;
   sc_spconv_kernels k;
   pick_kernels(spconv_isa(op, 0), &k);
   if (k.tmax_dense > 0 && d->out_channels / d->groups >= 4 && d->stride_h == 1 && d->stride_w == 1 &&
-      (int64_t)op->out_h * op->out_w > 256)
+      ((int64_t)op->out_h * op->out_w > 256 || sc_cpu_avx2_halves()))
     return spconv_init(op, weight, NULL, 0, 1);
   return sc_spconv_init_all_pairs(op, weight);
 }
