@@ -800,9 +800,18 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      read each other's halves: 5-25 % slower there, so those stay direct. The
      copy also needs enough loads of each copied vector to pay for it:
      1024->256 in 1x2 blocks (13 per input channel) was 3-5 % slower, the
-     others (26-51) were faster. */
-  if (s->direct && ((int64_t)d->in_h * d->in_w) % s->k.lanes != 0 && nb >= 2 &&
-      s->npos >= SC_SPCONV_COPY_MIN_LOADS * (int64_t)d->in_channels)
+     others (26-51) were faster.
+     Not on cores that split a ymm load into two 16-byte halves (Zen 1):
+     there a plane of a multiple of 4 floats never straddles a line in a
+     half, and the copy's 12.25-vector bands (7 rows of 14) end in masked
+     tiles. Probe there, 2 threads, copy -> in place, 14x14: element-wise
+     90 % 1024->256 0.467 -> 0.393 ms, 512->512 0.443 -> 0.371; 1x2 blocks
+     90 % 512->512 0.313 -> 0.237, 75 % 1024->256 0.81 -> 0.65, 50 %
+     512->512 1.18 -> 1.07. */
+  const int64_t plane_floats = (int64_t)d->in_h * d->in_w;
+  if (s->direct && plane_floats % s->k.lanes != 0 && nb >= 2 &&
+      s->npos >= SC_SPCONV_COPY_MIN_LOADS * (int64_t)d->in_channels &&
+      !(sc_cpu_avx2_halves() && plane_floats % 4 == 0))
     s->direct = 0;
   /* A small image read in place (1x1 at 14x14: 196 outputs) split into two
      bands of 98 leaves each band a last vector of 2 lanes and tiles of 4-5
