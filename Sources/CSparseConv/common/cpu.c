@@ -55,6 +55,16 @@ bool sc_cpu_avx2_halves(void) {
 #endif
 }
 
+bool sc_cpu_intel_avx512(void) {
+#if SC_X86
+  unsigned int a, b, c, d;
+  if (!cpu_has_avx512() || !__get_cpuid(0, &a, &b, &c, &d)) return false;
+  return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu; /* "GenuineIntel" */
+#else
+  return false;
+#endif
+}
+
 /* SPARSECONV_MAX_ISA=scalar|avx2|avx512 caps what AUTO picks: a way to check
    the slower variants of a whole program without rebuilding it. */
 static sc_isa env_cap(void) {

@@ -105,6 +105,11 @@ bool sc_cpu_avx512_halves(void);
    only there (the sparse engine's prefetch, spconv.c) ask this. */
 bool sc_cpu_avx2_halves(void);
 
+/* Returns true on an Intel CPU with AVX-512 (full-width 512-bit units, 48 KiB
+   L1 and 2 MiB L2 on Sapphire/Emerald Rapids, a slower shared L3 than AMD's).
+   The tunings measured only there ask this. */
+bool sc_cpu_intel_avx512(void);
+
 /*
  * An operator. op.c fills the common fields and validates the description,
  * then calls the path's init function, which fills the path fields.

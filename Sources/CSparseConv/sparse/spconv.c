@@ -107,6 +107,7 @@ typedef struct sc_spconv {
   /* input-channel chunks (nch == 1: none) */
   int32_t nch, cc, rgroup;
   int prefetch; /* sc_spconv_args.prefetch for every call (build_chunks) */
+  int prefetch_next; /* direct 1x1 rows prefetch the next tile's window (build_chunks) */
   int32_t *cstart; /* [nrows][nch+1] position index of each chunk, row-relative */
   int64_t slot;    /* floats of one row's partial sums */
   /* geometry */
@@ -276,7 +277,7 @@ static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, 
          while this tile runs, the rows take turns prefetching the next
          tile's window of every input channel, which the rows then read in a
          data-dependent order no hardware prefetcher follows. */
-      if (s->direct && t + 1 <= t1) {
+      if (s->prefetch_next && t + 1 <= t1) {
         const int32_t cin = op->desc.in_channels;
         const int64_t wbytes = (int64_t)(bd->tile[t + 2] - bd->tile[t + 1]) * lanes * 4;
         const char *next = (const char *)(in + (int64_t)bd->tile[t + 1] * lanes);
@@ -885,6 +886,14 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
   const int64_t tile_floats = (int64_t)s->tmax * s->k.lanes;
   const int64_t win_ch = window_bytes(nph, tile_floats, s->maxoy, s->wq, s->maxox, s->k.lanes);
   s->nch = 1;
+  /* The software prefetch of the next tile's window (run_band) stalls
+     Intel's fill buffers with a tile's worth of lines from L3 while the
+     hardware prefetchers already stream them. Probe, 2 threads, whole rows,
+     five interleaved runs, with -> without: 1x2 blocks 90 % 1024->256@14
+     0.123 -> 0.098 ms, 256->64@56 0.153 -> 0.147, 128@56 0.141 -> 0.138;
+     element-wise 256->64@56 0.168 -> 0.160, 128@56 0.193 -> 0.185; the
+     others within 2 %. */
+  s->prefetch_next = s->direct && !sc_cpu_intel_avx512();
   if (s->dense) return SC_OK;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
   /* On AVX2 (Zen 3, 32 KiB L1, 90 % sparsity) only single-weight rows of
@@ -914,7 +923,17 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      0.323/0.911/1.780 -> 0.317/0.829/1.450 ms; AlexNet 3x3 256@13 g2
      (12 vectors) 90 % 0.156 -> 0.129, 75 % 0.302 -> 0.266-0.299. */
   const bool one_tile = s->pairs && s->nb == 1 && s->band[0].ntiles == 1;
-  const bool wide = s->k.lanes == 16 && !((kk == 1 || one_tile) && sc_cpu_avx512_halves());
+  /* Intel (Emerald Rapids, 48 KiB L1, 2 MiB L2), 1x1 layers on 16 lanes:
+     whole rows too, and no prefetch of the next tile (below). Kernel probe,
+     2 threads, 90 %, three interleaved runs, chunked -> whole rows: 1x2
+     blocks 256->64@56 0.178 -> 0.159 ms, 128@56 0.207 -> 0.142, 512@14
+     0.134 -> 0.117, 1024->256@14 0.132 -> 0.128; at 75 % 256->64@56 0.355
+     -> 0.313, 512@14 0.359 -> 0.297; element-wise 256->64@56 0.211 ->
+     0.188, 128@56 0.203 -> 0.166, 512@14 0.233 -> 0.219, 1024->256@14
+     0.231 -> 0.217. Pair rows of one tile (3x3 512@7, 256@14) stay chunked
+     there: 0-19 % slower whole. */
+  const bool wide = s->k.lanes == 16 && !((kk == 1 || one_tile) && sc_cpu_avx512_halves()) &&
+                    !(kk == 1 && sc_cpu_intel_avx512());
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
