@@ -995,6 +995,19 @@ static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SP
    them (2-64 %) except dilated 3x3 d2 at 90 % (0.23 against 0.18 ms). */
 static sc_isa spconv_isa(const sc_conv_op *op, int single) {
   const sc_conv_desc *d = &op->desc;
+  /* Intel (Emerald Rapids): element-wise rows of 7x7 images and of 1x1
+     layers that widen the channels 4x take 8 lanes too. Kernel probe, 2
+     threads, five to seven interleaved runs, 16 -> 8 lanes: 3x3 512@7
+     90/75 % 0.476/0.918 -> 0.421/0.850 ms (50 %: 1.65 -> 1.87, slower);
+     1x1 128->512@28 90 % 0.268 -> 0.180, 256->1024@14 75 % 0.496 -> 0.383
+     (90 % equal); 64->256@56 and the 1x1 layers that keep or reduce the
+     channels within 2 % or slower (128@56 10 %). */
+  if (op->isa == SC_ISA_AVX512 && single && sc_cpu_intel_avx512()) {
+    if ((int64_t)op->out_h * op->out_w <= 64) return SC_ISA_AVX2;
+    if (d->kernel_h == 1 && d->kernel_w == 1 && d->out_channels >= 4 * (int64_t)d->in_channels)
+      return SC_ISA_AVX2;
+    return op->isa;
+  }
   if (op->isa != SC_ISA_AVX512 || !single || !sc_cpu_avx512_halves()) return op->isa;
   /* Images of at most 64 outputs (7x7) fill at most four 16-lane vectors,
      the last one half empty, against seven whole 8-lane ones. sparse-bench,
