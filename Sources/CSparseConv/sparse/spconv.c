@@ -760,7 +760,15 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   s->maxoy = (int32_t)maxoy;
   s->maxox = (int32_t)maxox;
   s->wq = (int32_t)wq;
-  if (s->k.lanes == 16 && !s->dense && sc_cpu_avx512_halves()) s->tmax = tile_halves(op, s, nph);
+  /* Intel (Emerald Rapids) takes the single-row part of that rule: kernel
+     probe, 2 threads, five interleaved runs, element-wise 90 %, tiles of 16
+     -> 8 where the chunks would be shallow: 3x3 64@56 0.416 -> 0.366 ms,
+     128@28 0.370 -> 0.351, 256@14 0.371 -> 0.345, AlexNet 11x11/4 0.483 ->
+     0.443, 3x3/2 128@56 and d2 64@56 2-3 % faster; 75 % and 50 % equal.
+     Its pair rows keep their tiles (one tile of up to 14: 1-5 % slower). */
+  if (s->k.lanes == 16 && !s->dense &&
+      (sc_cpu_avx512_halves() || (sc_cpu_intel_avx512() && !s->pairs)))
+    s->tmax = tile_halves(op, s, nph);
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
   double band_bytes = SC_SPCONV_BAND_BYTES;
