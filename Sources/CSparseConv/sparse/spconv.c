@@ -769,6 +769,22 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
   if (s->k.lanes == 16 && !s->dense &&
       (sc_cpu_avx512_halves() || (sc_cpu_intel_avx512() && !s->pairs)))
     s->tmax = tile_halves(op, s, nph);
+  /* Intel (Emerald Rapids), 1x2-block rows of 1x1 layers over 65-128 input
+     channels: tiles of 4 vectors, so the window of every input channel (128
+     x 4 x 64 B = 32 KiB) stays in its 48 KiB L1 while the rows take turns on
+     it; whole rows (build_chunks) otherwise read each tile of 8-12 vectors
+     from L2. Kernel probe, 2 threads, five to seven interleaved runs,
+     medians, tiles of 8-12 -> 4: 128@56 90/75/50 % 0.140/0.254/0.528 ->
+     0.137/0.186/0.428 ms, 128->256@56 90 % 0.282 -> 0.237, 128->512@28 75 %
+     0.297 -> 0.275 (90 % and 128@28 within 3 %). With 64 input channels the
+     default tiles already fit (64->256@56: 4-6 % slower at 4), with 256 or
+     more 4 vectors do not (256->64@56 equal, 512@14 and 1024->256@14 5-15 %
+     slower). */
+  if (s->k.lanes == 16 && s->pairs && !s->dense && d->kernel_h == 1 && d->kernel_w == 1 &&
+      sc_cpu_intel_avx512()) {
+    const int32_t cg = d->in_channels / d->groups;
+    if (cg > 64 && cg <= 128 && s->tmax > 4) s->tmax = 4;
+  }
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
   double band_bytes = SC_SPCONV_BAND_BYTES;
