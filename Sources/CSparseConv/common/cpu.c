@@ -28,12 +28,20 @@ static bool cpu_has_avx512(void) {
 #endif
 }
 
+#if SC_X86
+/* The CPUID vendor string (leaf 0: EBX, EDX, ECX) equals id, 12 chars. */
+static bool cpu_vendor_is(const char *id) {
+  unsigned int a, regs[3];
+  if (!__get_cpuid(0, &a, &regs[0], &regs[2], &regs[1])) return false;
+  return memcmp(regs, id, 12) == 0;
+}
+#endif
+
 bool sc_cpu_avx512_halves(void) {
 #if SC_X86
   unsigned int a, b, c, d;
-  if (!cpu_has_avx512() || !__get_cpuid(0, &a, &b, &c, &d)) return false;
-  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
-  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+  if (!cpu_has_avx512() || !cpu_vendor_is("AuthenticAMD") || !__get_cpuid(1, &a, &b, &c, &d))
+    return false;
   const unsigned int family = ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu);
   return family == 0x19u; /* Zen 4; Zen 5 (1Ah) runs them at full width */
 #else
@@ -44,9 +52,8 @@ bool sc_cpu_avx512_halves(void) {
 bool sc_cpu_avx2_halves(void) {
 #if SC_X86
   unsigned int a, b, c, d;
-  if (!cpu_has_avx2() || !__get_cpuid(0, &a, &b, &c, &d)) return false;
-  const bool amd = b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u; /* "AuthenticAMD" */
-  if (!amd || !__get_cpuid(1, &a, &b, &c, &d)) return false;
+  if (!cpu_has_avx2() || !cpu_vendor_is("AuthenticAMD") || !__get_cpuid(1, &a, &b, &c, &d))
+    return false;
   const unsigned int family = ((a >> 8) & 0xFu) + ((a >> 20) & 0xFFu);
   const unsigned int model = ((a >> 4) & 0xFu) | (((a >> 16) & 0xFu) << 4);
   return family == 0x17u && model < 0x30u; /* Zen 1 and Zen+; Zen 2 (30h+) is full width */
@@ -57,9 +64,7 @@ bool sc_cpu_avx2_halves(void) {
 
 bool sc_cpu_intel_avx512(void) {
 #if SC_X86
-  unsigned int a, b, c, d;
-  if (!cpu_has_avx512() || !__get_cpuid(0, &a, &b, &c, &d)) return false;
-  return b == 0x756e6547u && d == 0x49656e69u && c == 0x6c65746eu; /* "GenuineIntel" */
+  return cpu_has_avx512() && cpu_vendor_is("GenuineIntel");
 #else
   return false;
 #endif

@@ -445,10 +445,9 @@ static sc_isa kc_isa(const sc_conv_op *op) {
   const bool rows3x3 = d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 &&
                        d->dilation_h == 1 && d->dilation_w == 1 && op->out_w >= 12;
   const bool one = d->kernel_h == 1 && d->kernel_w == 1;
-  if (op->isa == SC_ISA_AVX512 && !rows3x3 && !one && sc_cpu_avx512_halves()) return SC_ISA_AVX2;
+  if (op->isa != SC_ISA_AVX512 || rows3x3 || one) return op->isa;
   const bool strided3x3 = d->kernel_h == 3 && d->kernel_w == 3 && (d->stride_h > 1 || d->stride_w > 1);
-  if (op->isa == SC_ISA_AVX512 && !rows3x3 && !one && !strided3x3 && sc_cpu_intel_avx512())
-    return SC_ISA_AVX2;
+  if (sc_cpu_avx512_halves() || (sc_cpu_intel_avx512() && !strided3x3)) return SC_ISA_AVX2;
   return op->isa;
 }
 

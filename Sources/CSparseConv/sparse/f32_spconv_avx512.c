@@ -225,11 +225,11 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
      12. Kernel probe, 2 threads, channel-level 90 % (dense rows), tiles of 2
      -> 3, three interleaved runs, medians: 3x3 64@56 0.187 -> 0.184 ms,
      128@28 0.117 -> 0.113, dilated 64@56 d2 0.197 -> 0.193, VGG 256@56
-     1.95 -> 1.90; 64@56 at 50 % equal. Intel (Emerald Rapids) gains too: probe, five
-     interleaved runs, 90 %: 3x3 64@56 0.296 -> 0.270 ms, 128@28 0.171 ->
-     0.156, 256@14 0.198 -> 0.175, VGG 256@56 2.72 -> 2.42, dilated 64@56 d2
-     0.304 -> 0.268; 512@7, 3x3/2 and 1x1 256->64@56 within 3 %, 64@56 at
-     50 % equal. Zen 5 keeps 2. */
+     1.95 -> 1.90; 64@56 at 50 % equal. Intel (Emerald Rapids) gains too:
+     probe, five interleaved runs, 90 %: 3x3 64@56 0.296 -> 0.270 ms, 128@28
+     0.171 -> 0.156, 256@14 0.198 -> 0.175, VGG 256@56 2.72 -> 2.42, dilated
+     64@56 d2 0.304 -> 0.268; 512@7, 3x3/2 and 1x1 256->64@56 within 3 %,
+     64@56 at 50 % equal. Zen 5 keeps 2. */
   k->tmax_dense = sc_cpu_avx512_halves() || sc_cpu_intel_avx512() ? 3 : 2;
 #define SC_SET(R)                                                                            \
   k->dense[R][1] = f32_spconv_16x##R##_dense__avx512;                                        \

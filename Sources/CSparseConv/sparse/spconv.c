@@ -956,8 +956,9 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      0.188, 128@56 0.203 -> 0.166, 512@14 0.233 -> 0.219, 1024->256@14
      0.231 -> 0.217. Pair rows of one tile (3x3 512@7, 256@14) stay chunked
      there: 0-19 % slower whole. */
-  const bool wide = s->k.lanes == 16 && !((kk == 1 || one_tile) && sc_cpu_avx512_halves()) &&
-                    !(kk == 1 && sc_cpu_intel_avx512());
+  const bool whole_1x1 = kk == 1 && (sc_cpu_avx512_halves() || sc_cpu_intel_avx512());
+  const bool whole_one_tile = one_tile && sc_cpu_avx512_halves();
+  const bool wide = s->k.lanes == 16 && !whole_1x1 && !whole_one_tile;
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
