@@ -44,6 +44,11 @@ import Testing
         // vectors), which Zen 4's dense tiles of 3 cut into tiles of 2 and 3
         ("channel dense rows, a last band of 5 vectors", EdgeCases.base.inChannels(256).outChannels(64).kernel(3).padding(1).input(14, 38)),
         ("channel dense rows, 5x5 dilated", EdgeCases.base.inChannels(7).outChannels(13).kernel(5).dilation(2).padding(4).input(18)),
+        // 3x3 at 7x7, 7x6 and 4x5: Zen 4 runs the kept filters as 8-lane
+        // dense rows that two threads split tile-major, each tile's last vector stored exactly
+        ("channel dense rows, 7x7 split tile-major", EdgeCases.base.inChannels(24).outChannels(40).kernel(3).padding(1).input(7)),
+        ("channel dense rows, 7x6", EdgeCases.base.inChannels(9).outChannels(26).kernel(3).padding(1).input(7, 6)),
+        ("channel dense rows, 4x5", EdgeCases.base.inChannels(5).outChannels(13).kernel(3).padding(1).input(4, 5)),
     ]
 
     static var allCases: [(String, ConvolutionTester)] { EdgeCases.general + extra }

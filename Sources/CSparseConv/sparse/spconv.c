@@ -63,8 +63,9 @@
  * activation. A mapped output's removed planes are filled first, in the same
  * region. Tiles outermost keep the input window of the tile in L1/L2 while
  * the weights stream. A
- * single band read in place with small weights (spans) is instead cut into
- * one run of (tile, row) work per thread, tile-major.
+ * single band read in place with small weights, or Zen 4's 8-lane dense rows
+ * of a 7x7 image (spans), is instead cut into one run of (tile, row) work per
+ * thread, tile-major.
  */
 #include "spconv.h"
 
@@ -113,7 +114,7 @@ typedef struct sc_spconv {
   /* geometry */
   sc_isa isa; /* of the kernels in k: op->isa, or AVX2 where spconv_isa says */
   int direct;
-  int spans; /* one band: threads split (tile, row) work tile-major, see spconv_run */
+  int spans; /* one band: threads split (tile, row) work tile-major, see spconv_run and spconv_init */
   int32_t nsy, nsx;
   int32_t *phase_y, *phase_x; /* [nsy], [nsx]: the phases in use */
   int32_t maxoy, maxox;
@@ -472,8 +473,8 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
     int64_t b, e;
     sc_split(items, nt, tid, &b, &e);
     if (spans) {
-      /* one band read in place (no planes to build): this thread's share of
-         its tile-major work */
+      /* one band, read in place or built whole by each thread: this
+         thread's share of its tile-major work */
       const sc_spconv_band *bd = &s->band[1];
       const int64_t work = (int64_t)bd->nvec * total;
       int32_t t0, r0, t1, r1;
@@ -483,8 +484,13 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
         t1--;
         r1 = s->nrows;
       }
+      const float *in = input;
+      if (!s->direct) {
+        fill_band(op, s, input, 0, buf, 0, d->in_channels, 0, s->hb);
+        in = buf;
+      }
       if (t0 < t1 || (t0 == t1 && r0 < r1))
-        run_band(op, s, input, output, bd, psum, 0, s->nrows, t0, r0, t1, r1);
+        run_band(op, s, in, output, bd, psum, 0, s->nrows, t0, r0, t1, r1);
       b = e;
     }
     /* With one slice per thread, every thread walks the same bands in the
@@ -1006,9 +1012,10 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
    for two threads (rows of 4: 8 accumulator chains) was 3-8 % slower. */
 static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SPCONV_RMAX; }
 
-/* The kernels' ISA: op->isa, but 8-lane kernels for element-wise rows of
-   7x7 images and of 1x1 layers that do not reduce the channels 4x, where
-   the CPU splits 512-bit operations in two (Zen 4). There the 16-lane ones,
+/* The kernels' ISA: op->isa, but 8-lane kernels for element-wise and dense
+   rows of 7x7 images and for element-wise rows of 1x1 layers that do not
+   reduce the channels 4x, where the CPU splits 512-bit operations in two
+   (Zen 4). There the 16-lane ones,
    tuned on Zen 5 and then chunked on 1x1 layers, ran slower; sparse-bench --suite
    layers, Zen 4, 2 threads, 90 %, AVX-512 -> AVX2 kernels
    (SPARSECONV_MAX_ISA): MobileNet 1x1 128@56 0.247 -> 0.137 ms, 512@14
@@ -1018,7 +1025,20 @@ static int32_t dense_rows(int32_t og) { return (og + SC_SPCONV_RMAX - 1) / SC_SP
    still on 16 lanes once their rows were no longer chunked (build_chunks).
    Spatial kernels keep 16 lanes: 1x2 blocks of 3x3 layers were faster with
    them (2-64 %) except dilated 3x3 d2 at 90 % (0.23 against 0.18 ms). */
-static sc_isa spconv_isa(const sc_conv_op *op, int single) {
+enum { ROWS_SINGLE, ROWS_PAIR, ROWS_DENSE };
+
+/* Lanes the vectors of `lanes` floats take to cover one image's computed
+   positions (its rows at the pitch build_geometry gives them): stride 1. */
+static int64_t padded_lanes(const sc_conv_op *op, int32_t lanes) {
+  const sc_conv_desc *d = &op->desc;
+  const int64_t maxox = (int64_t)(d->kernel_w - 1) * d->dilation_w;
+  const int64_t shared = ((int64_t)op->out_w + maxox) % lanes == 0 ? 0 : sc_shared_pad_columns(d);
+  const int64_t m = (int64_t)op->out_h * ((int64_t)op->out_w + maxox - shared);
+  return (m + lanes - 1) / lanes * lanes;
+}
+
+static sc_isa spconv_isa(const sc_conv_op *op, int rows) {
+  const int single = rows == ROWS_SINGLE;
   const sc_conv_desc *d = &op->desc;
   /* Intel (Emerald Rapids): element-wise rows of 7x7 images and of 1x1
      layers that widen the channels 4x take 8 lanes too. Kernel probe, 2
@@ -1033,14 +1053,21 @@ static sc_isa spconv_isa(const sc_conv_op *op, int single) {
       return SC_ISA_AVX2;
     return op->isa;
   }
-  if (op->isa != SC_ISA_AVX512 || !single || !sc_cpu_avx512_halves()) return op->isa;
+  if (op->isa != SC_ISA_AVX512 || rows == ROWS_PAIR || !sc_cpu_avx512_halves()) return op->isa;
   /* Images of at most 64 outputs (7x7) fill at most four 16-lane vectors,
      the last one half empty, against seven whole 8-lane ones. sparse-bench,
      Zen 4, 1 thread, 3x3 512@7, 16 lanes (tiles of 8) -> 8 lanes: 90 %
      0.565 -> 0.466 ms, 75 % 1.30 -> 1.08, 50 % 2.46 -> 2.11; at 13x13 and
      14x14 the 8-lane kernels were 6-22 % slower at 50-75 %. 1x1 2048->512@7:
-     8 lanes 9-12 % faster at 50-95 %. */
-  if ((int64_t)op->out_h * op->out_w <= 64) return SC_ISA_AVX2;
+     8 lanes 9-12 % faster at 50-95 %. Dense rows of such images too where
+     8-lane vectors cover their positions with an eighth fewer lanes or
+     better (see sc_spconv_init_dense): 3x3 at 7x7 (56 positions: 7 vectors
+     of 8, 4 of 16), not 5x5 at 7x7 (63: 64 lanes either way; 17-26 %
+     slower on 8) nor 3x3 at 8x8 (72 against 80 lanes; 5-23 % slower). */
+  if ((int64_t)op->out_h * op->out_w <= 64 &&
+      (single || 8 * padded_lanes(op, 8) <= 7 * padded_lanes(op, 16)))
+    return SC_ISA_AVX2;
+  if (!single) return op->isa;
   /* 1x1 layers that reduce the channels 4x or more (ResNet-50's 1024->256,
      256->64) run 16-lane whole rows (build_chunks), the others 8 lanes.
      Kernel probe, 1 thread, 8 lanes -> 16-lane whole rows, 50/75/90/95 %:
@@ -1061,7 +1088,7 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
   s->pairs = pairs;
   s->dense = dense;
   const int32_t kh = d->kernel_h, kw = d->kernel_w, kk = kh * kw;
-  s->isa = spconv_isa(op, !pairs && !dense);
+  s->isa = spconv_isa(op, dense ? ROWS_DENSE : pairs ? ROWS_PAIR : ROWS_SINGLE);
   pick_kernels(s->isa, &s->k);
   s->tmax = dense ? s->k.tmax_dense : pairs ? s->k.tmax_pair : s->k.tmax_single;
 
@@ -1209,6 +1236,20 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
     s->spans = s->k.lanes == 8 && s->isa == SC_ISA_AVX2 && s->direct && s->nb == 1 && s->nch == 1 &&
                4.0 * weight_bytes <= input_bytes;
   }
+  /* Zen 4's 8-lane dense rows of 7x7 images (sc_spconv_init_dense): the 9
+     rows of 51 filters would split 5 to 4 between two threads and 7 vectors
+     are too few to cut into slices; spans split the (tile, row) work
+     evenly, each thread building the whole band for itself (without them
+     the dense rows gained nothing on 2 threads). A tile's last vector then
+     stores exactly: its spare lanes would land on the next tile's outputs,
+     which another thread may have written already. */
+  if (dense && op->isa == SC_ISA_AVX512 && s->isa == SC_ISA_AVX2 && !s->direct && s->nb == 1 &&
+      s->nch == 1 && d->groups == 1) {
+    s->spans = 1;
+    sc_spconv_band *bd = &s->band[1];
+    if (bd->vperm)
+      for (int32_t t = 0; t < bd->ntiles; t++) bd->vperm[bd->tile[t + 1] - 1] |= 1u << 31;
+  }
 
   op->impl = s;
   op->destroy_impl = spconv_destroy;
@@ -1235,13 +1276,26 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
    0.180 and 128@56 stride 2 (13) 0.37 -> 0.41. On Zen 1 dense rows won on
    the small planes too (kernel probe, 2 threads, 90 %, pairs -> dense rows):
    3x3 256@14 (26 filters) 0.462 -> 0.392 ms, 256@13 0.513 -> 0.442, 512@7
-   (51) 0.464 -> 0.421, 256@14 at 75 % 0.996 -> 0.837. */
+   (51) 0.464 -> 0.421, 256@14 at 75 % 0.996 -> 0.837. On Zen 4, dense
+   rows of 7x7 images run on 8 lanes (spconv_isa: seven vectors of eight
+   positions at pitch 8, where 16 lanes fill four of 16), split between the
+   threads tile-major (spans, spconv_init). Benchmarks/kernel-probe/ab.sh
+   (the build before and this one in one process, alternating blocks of 25
+   runs, median of the block ratios; a host whose speed drifts 10-20 %
+   between processes hid this from process-level A/B), channel-level 3x3,
+   2 threads, time after / before: 512@7 90 % 0.95-0.97, 95 % 0.94, 75 %
+   0.91, 50 % 0.98; 256@7 90 % 0.97; 1 thread 512@7 90 % 0.91 (0.283 ->
+   0.255 ms). Without the spans, 2 threads gained nothing (a throwaway
+   toggle, 0.98-1.01). 13x13 and 14x14 stay pairs (dense rows 3-10 %
+   slower there, on 16 lanes or 8, one thread). */
 sc_status sc_spconv_init_dense(sc_conv_op *op, const float *weight) {
   const sc_conv_desc *d = &op->desc;
+  const sc_isa isa = spconv_isa(op, ROWS_DENSE);
   sc_spconv_kernels k;
-  pick_kernels(spconv_isa(op, 0), &k);
+  pick_kernels(isa, &k);
+  const bool small_ok = sc_cpu_avx2_halves() || (op->isa == SC_ISA_AVX512 && isa == SC_ISA_AVX2);
   if (k.tmax_dense > 0 && d->out_channels / d->groups >= 4 && d->stride_h == 1 && d->stride_w == 1 &&
-      ((int64_t)op->out_h * op->out_w > 256 || sc_cpu_avx2_halves()))
+      ((int64_t)op->out_h * op->out_w > 256 || small_ok))
     return spconv_init(op, weight, NULL, 0, 1);
   return sc_spconv_init_all_pairs(op, weight);
 }
