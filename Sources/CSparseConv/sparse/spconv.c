@@ -277,7 +277,8 @@ static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, 
       /* Direct 1x1 layers read the caller's input, typically not in cache:
          while this tile runs, the rows take turns prefetching the next
          tile's window of every input channel, which the rows then read in a
-         data-dependent order no hardware prefetcher follows. */
+         data-dependent order no hardware prefetcher follows (but not on
+         Intel's AVX-512 or on Zen 4, which ran faster without, build_chunks). */
       if (s->prefetch_next && t + 1 <= t1) {
         const int32_t cin = op->desc.in_channels;
         const int64_t wbytes = (int64_t)(bd->tile[t + 2] - bd->tile[t + 1]) * lanes * 4;
@@ -922,8 +923,12 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      five interleaved runs, with -> without: 1x2 blocks 90 % 1024->256@14
      0.123 -> 0.098 ms, 256->64@56 0.153 -> 0.147, 128@56 0.141 -> 0.138;
      element-wise 256->64@56 0.168 -> 0.160, 128@56 0.193 -> 0.185; the
-     others within 2 %. */
-  s->prefetch_next = s->direct && !sc_cpu_intel_avx512();
+     others within 2 %. Zen 4 gains from dropping it too, on the 56x56
+     layers (Benchmarks/kernel-probe/ab.sh, 2 threads, 90 %, time without /
+     with: element-wise 128@56 0.93-0.94, 256->64@56 0.95-0.96, 128->512@28
+     0.98; 1x2 blocks 128@56 0.97-0.99, 256->64@56 0.93-0.95; 75 % and 50 %
+     0.99; 1 thread 0.95; 14x14 layers and 64->256@56 within 1.5 %). */
+  s->prefetch_next = s->direct && !sc_cpu_intel_avx512() && !sc_cpu_avx512_halves();
   if (s->dense) return SC_OK;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
   /* On AVX2 (Zen 3, 32 KiB L1, 90 % sparsity) only single-weight rows of
