@@ -786,11 +786,16 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      0.297 -> 0.275 (90 % and 128@28 within 3 %). With 64 input channels the
      default tiles already fit (64->256@56: 4-6 % slower at 4), with 256 or
      more 4 vectors do not (256->64@56 equal, 512@14 and 1024->256@14 5-15 %
-     slower). */
+     slower). Zen 4 takes tiles of 6 there, the best of 3, 4, 6, 8 and 12:
+     Benchmarks/kernel-probe/ab.sh, 2 threads, time with 6 / 12: 128@56 90 %
+     0.87-0.90, 75 % 0.89-0.95, 50 % 0.92, 128@28 0.95, 128->256@56 0.97,
+     128->512@28 0.97, 1 thread 0.95, but 96@20 (7 us) 1.04; tiles of 4
+     lost on the widening layers (1.06), 3 at 90 % (1.06), 8 gained less
+     (0.91). */
   if (s->k.lanes == 16 && s->pairs && !s->dense && d->kernel_h == 1 && d->kernel_w == 1 &&
-      sc_cpu_intel_avx512()) {
-    const int32_t cg = d->in_channels / d->groups;
-    if (cg > 64 && cg <= 128 && s->tmax > 4) s->tmax = 4;
+      (sc_cpu_intel_avx512() || sc_cpu_avx512_halves())) {
+    const int32_t cg = d->in_channels / d->groups, tile = sc_cpu_intel_avx512() ? 4 : 6;
+    if (cg > 64 && cg <= 128 && s->tmax > tile) s->tmax = tile;
   }
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
