@@ -731,6 +731,14 @@ static int32_t tile_halves(const sc_conv_op *op, const sc_spconv *s, int64_t nph
   return cc < cg && (double)cc * per_ch < 32.0 ? 8 : s->tmax;
 }
 
+/* Row pitch of the phase planes for taps reaching maxox columns right:
+   rows share their zero padding columns (sc_shared_pad_columns) unless the
+   padded width is already a whole number of vectors (see build_geometry). */
+static int64_t row_pitch(const sc_conv_desc *d, int32_t out_w, int64_t maxox, int32_t lanes) {
+  const int64_t shared = ((int64_t)out_w + maxox) % lanes == 0 ? 0 : sc_shared_pad_columns(d);
+  return (int64_t)out_w + maxox - shared;
+}
+
 static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap_y, int32_t *tap_x,
                                 int32_t *ph_y_of, int32_t *ph_x_of) {
   const sc_conv_desc *d = &op->desc;
@@ -759,8 +767,7 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      widths 12 to 56, 128 channels: 0-8 % faster, except block 1x2 at 28
      (6 % slower). A pitch that is a whole number of vectors stays (14x14:
      16; at 15 element-wise 128@14 was 10 % slower). */
-  const int64_t shared_pad = ((int64_t)ow + maxox) % s->k.lanes == 0 ? 0 : sc_shared_pad_columns(d);
-  const int64_t wq = (int64_t)ow + maxox - shared_pad;
+  const int64_t wq = row_pitch(d, ow, maxox, s->k.lanes);
   /* one extra row: a garbage lane of a band's last row may run past its end */
   const int64_t extra = maxox > 0 ? 1 : 0;
   if (wq > INT32_MAX || (int64_t)oh + maxoy + extra > INT32_MAX) return SC_SIZE_OVERFLOW;
@@ -1042,8 +1049,7 @@ enum { ROWS_SINGLE, ROWS_PAIR, ROWS_DENSE };
 static int64_t padded_lanes(const sc_conv_op *op, int32_t lanes) {
   const sc_conv_desc *d = &op->desc;
   const int64_t maxox = (int64_t)(d->kernel_w - 1) * d->dilation_w;
-  const int64_t shared = ((int64_t)op->out_w + maxox) % lanes == 0 ? 0 : sc_shared_pad_columns(d);
-  const int64_t m = (int64_t)op->out_h * ((int64_t)op->out_w + maxox - shared);
+  const int64_t m = (int64_t)op->out_h * row_pitch(d, op->out_w, maxox, lanes);
   return (m + lanes - 1) / lanes * lanes;
 }
 
