@@ -414,14 +414,36 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
   return SC_OK;
 }
 
+/* Kept fraction of the kernels (1x1: of the weights). */
+static double kc_density(const sc_conv_op *op, const float *weight, const uint8_t *mask) {
+  const sc_conv_desc *d = &op->desc;
+  const int32_t kk = d->kernel_h * d->kernel_w;
+  const size_t kernels = (size_t)d->out_channels * (size_t)(d->in_channels / d->groups);
+  size_t kept = 0;
+  for (size_t k = 0; k < kernels; k++)
+    for (int32_t i = 0; i < kk; i++)
+      if (sc_kept(weight, mask, k * (size_t)kk + (size_t)i)) {
+        kept++;
+        break;
+      }
+  return kernels ? (double)kept / (double)kernels : 0.0;
+}
+
 /* Where the CPU splits 512-bit operations in two (Zen 4), the SpMM below
    still ran 1x1 layers of large images faster than the direct engine with 8
    lanes (sparse-bench, 2 threads, 90 %: MobileNet 1x1 128@56 0.106 against
    0.136 ms, ResNet-50 256->64@56 0.123 against 0.130), but not 14x14 ones
    (MobileNet 512@14 0.344 against 0.157, ResNet-50 1024->256@14 0.326
-   against 0.198). */
-static bool kc_avx512_halves_small_1x1(const sc_conv_op *op) {
-  return sc_cpu_avx512_halves() && (int64_t)op->out_h * op->out_w <= 256;
+   against 0.198). Zen 5 takes the direct engine there at a density of 30 %
+   or less: Benchmarks/kernel-probe/ab.sh, 2 threads, three processes,
+   medians, time direct / SpMM: 1x1 1024->256@14 90/75 % 0.80/0.91, 512@14
+   90 % 0.89, 2048->512@7 1.01, but 512@14 at 50 % 1.32; on 56x56 and 28x28
+   layers the SpMM was faster (128@56 90 % 1.41, 256->64@56 1.14,
+   128->512@28 1.32). Intel keeps the SpMM (see kc_isa). */
+static bool kc_direct_small_1x1(const sc_conv_op *op, const float *weight, const uint8_t *mask) {
+  if ((int64_t)op->out_h * op->out_w > 256) return false;
+  if (sc_cpu_avx512_halves()) return true;
+  return !sc_cpu_intel_avx512() && kc_density(op, weight, mask) <= 0.3;
 }
 
 /* The microkernels' ISA: op->isa, but on a CPU that splits 512-bit
@@ -439,7 +461,10 @@ static bool kc_avx512_halves_small_1x1(const sc_conv_op *op) {
    90 % 0.804 -> 0.550, 3x3 d2 64@56 0.601 -> 0.456; 3x3/2 128@56 90/75 %
    3-10 % slower, so it keeps 16 lanes there. Its 1x1 layers at 14x14 keep
    the SpMM: the direct engine was 13 % faster at 90 % but 10-19 % slower
-   at 50-75 %. */
+   at 50-75 %. Zen 5 takes Intel's rule: ab.sh, 2 threads, three
+   processes, medians, 16 -> 8 lanes: 3x3 512@7 90/75/50 % 0.62/0.64/0.61,
+   3x3 d2 64@56 90 % 0.72; 3x3/2 128@56 90/75 % 1.11/1.10 (16 lanes kept),
+   3x3/2 256@28 0.99. */
 static sc_isa kc_isa(const sc_conv_op *op) {
   const sc_conv_desc *d = &op->desc;
   const bool rows3x3 = d->kernel_h == 3 && d->kernel_w == 3 && d->stride_h == 1 && d->stride_w == 1 &&
@@ -447,7 +472,7 @@ static sc_isa kc_isa(const sc_conv_op *op) {
   const bool one = d->kernel_h == 1 && d->kernel_w == 1;
   if (op->isa != SC_ISA_AVX512 || rows3x3 || one) return op->isa;
   const bool strided3x3 = d->kernel_h == 3 && d->kernel_w == 3 && (d->stride_h > 1 || d->stride_w > 1);
-  if (sc_cpu_avx512_halves() || (sc_cpu_intel_avx512() && !strided3x3)) return SC_ISA_AVX2;
+  if (sc_cpu_avx512_halves() || !strided3x3) return SC_ISA_AVX2;
   return op->isa;
 }
 
@@ -460,7 +485,7 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   /* A 1x1 kernel is one weight: kernel-level sparsity is element-level
      sparsity there, and the direct sparse engine ran those layers 1.1-1.3x
      faster than the SpMM below (Zen 3, 90 %, ResNet-50 and MobileNet 1x1). */
-  if (kk == 1 && (op->isa != SC_ISA_AVX512 || kc_avx512_halves_small_1x1(op)))
+  if (kk == 1 && (op->isa != SC_ISA_AVX512 || kc_direct_small_1x1(op, weight, mask)))
     return sc_spconv_init(op, weight, mask, 0);
   const sc_isa isa = kc_isa(op);
 

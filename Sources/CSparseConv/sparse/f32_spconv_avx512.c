@@ -229,8 +229,11 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
      probe, five interleaved runs, 90 %: 3x3 64@56 0.296 -> 0.270 ms, 128@28
      0.171 -> 0.156, 256@14 0.198 -> 0.175, VGG 256@56 2.72 -> 2.42, dilated
      64@56 d2 0.304 -> 0.268; 512@7, 3x3/2 and 1x1 256->64@56 within 3 %,
-     64@56 at 50 % equal. Zen 5 keeps 2. */
-  k->tmax_dense = sc_cpu_avx512_halves() || sc_cpu_intel_avx512() ? 3 : 2;
+     64@56 at 50 % equal. So does Zen 5: Benchmarks/kernel-probe/ab.sh, 2
+     threads, 90 %, three processes, medians, time with 3 / 2: channel-level
+     3x3 64@56 0.94, 128@28 0.98, kernel-level 64@56 0.98; 256@14, 512@7,
+     1x1 256->64@56 and 64@56 at 50 % within 1 %. */
+  k->tmax_dense = 3;
 #define SC_SET(R)                                                                            \
   k->dense[R][1] = f32_spconv_16x##R##_dense__avx512;                                        \
   k->dense[R][2] = f32_spconv_32x##R##_dense__avx512;                                        \

@@ -779,9 +779,12 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      -> 8 where the chunks would be shallow: 3x3 64@56 0.416 -> 0.366 ms,
      128@28 0.370 -> 0.351, 256@14 0.371 -> 0.345, AlexNet 11x11/4 0.483 ->
      0.443, 3x3/2 128@56 and d2 64@56 2-3 % faster; 75 % and 50 % equal.
-     Its pair rows keep their tiles (one tile of up to 14: 1-5 % slower). */
-  if (s->k.lanes == 16 && !s->dense &&
-      (sc_cpu_avx512_halves() || (sc_cpu_intel_avx512() && !s->pairs)))
+     Its pair rows keep their tiles (one tile of up to 14: 1-5 % slower).
+     Zen 5 takes the single-row part too: Benchmarks/kernel-probe/ab.sh, 2
+     threads, element-wise 90 %, time with / without, three processes,
+     medians: 3x3 64@56 0.85, 128@28 0.93, 256@14 0.94, 3x3/2 128@56 0.98;
+     3x3 512@7, 64@56 at 75 and 50 % within 1 %. */
+  if (s->k.lanes == 16 && !s->dense && (sc_cpu_avx512_halves() || !s->pairs))
     s->tmax = tile_halves(op, s, nph);
   /* Intel (Emerald Rapids), 1x2-block rows of 1x1 layers over 65-128 input
      channels: tiles of 4 vectors, so the window of every input channel (128
@@ -798,11 +801,17 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      0.87-0.90, 75 % 0.89-0.95, 50 % 0.92, 128@28 0.95, 128->256@56 0.97,
      128->512@28 0.97, 1 thread 0.95, but 96@20 (7 us) 1.04; tiles of 4
      lost on the widening layers (1.06), 3 at 90 % (1.06), 8 gained less
-     (0.91). */
-  if (s->k.lanes == 16 && s->pairs && !s->dense && d->kernel_h == 1 && d->kernel_w == 1 &&
-      (sc_cpu_intel_avx512() || sc_cpu_avx512_halves())) {
-    const int32_t cg = d->in_channels / d->groups, tile = sc_cpu_intel_avx512() ? 4 : 6;
-    if (cg > 64 && cg <= 128 && s->tmax > tile) s->tmax = tile;
+     (0.91). Zen 5 (48 KiB L1 too) takes tiles of 6 on images of more than
+     1024 positions: ab.sh, 2 threads, time with / without, three processes,
+     medians: 128@56 90/75/50 % 0.94/0.78/0.70, 128->256@56 0.86 (1 thread
+     0.89/0.78/0.74, 0.82); at 28x28 they were slower (128@28 1.05,
+     128->512@28 1.04), and tiles of 4 lost at 56x56 too. */
+  if (s->k.lanes == 16 && s->pairs && !s->dense && d->kernel_h == 1 && d->kernel_w == 1) {
+    const int32_t cg = d->in_channels / d->groups;
+    const int32_t tile = sc_cpu_intel_avx512()                                      ? 4
+                         : sc_cpu_avx512_halves() || (int64_t)op->out_h * op->out_w > 1024 ? 6
+                                                                                   : 0;
+    if (tile > 0 && cg > 64 && cg <= 128 && s->tmax > tile) s->tmax = tile;
   }
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
@@ -939,8 +948,12 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      layers (Benchmarks/kernel-probe/ab.sh, 2 threads, 90 %, time without /
      with: element-wise 128@56 0.93-0.94, 256->64@56 0.95-0.96, 128->512@28
      0.98; 1x2 blocks 128@56 0.97-0.99, 256->64@56 0.93-0.95; 75 % and 50 %
-     0.99; 1 thread 0.95; 14x14 layers and 64->256@56 within 1.5 %). */
-  s->prefetch_next = s->direct && !sc_cpu_intel_avx512() && !sc_cpu_avx512_halves();
+     0.99; 1 thread 0.95; 14x14 layers and 64->256@56 within 1.5 %). So does
+     Zen 5 (ab.sh, 2 threads, whole rows, three processes, medians, time
+     without / with: 1x2 blocks 90 % 128@56 0.97, 256->64@56 0.95,
+     1024->256@14 0.94, 512@14 0.98, 75 % 0.97; element-wise 90 % 256->64@56
+     0.94, 128@56 0.95), so only CPUs without AVX-512 (Zen 3, Zen 1) keep it. */
+  s->prefetch_next = s->direct && !sc_isa_supported(SC_ISA_AVX512);
   if (s->dense) return SC_OK;
   const double per_ch = (double)npos / ((double)s->nrows * cg); /* positions per row per channel */
   /* On AVX2 (Zen 3, 32 KiB L1, 90 % sparsity) only single-weight rows of
@@ -978,8 +991,13 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      -> 0.313, 512@14 0.359 -> 0.297; element-wise 256->64@56 0.211 ->
      0.188, 128@56 0.203 -> 0.166, 512@14 0.233 -> 0.219, 1024->256@14
      0.231 -> 0.217. Pair rows of one tile (3x3 512@7, 256@14) stay chunked
-     there: 0-19 % slower whole. */
-  const bool whole_1x1 = kk == 1 && (sc_cpu_avx512_halves() || sc_cpu_intel_avx512());
+     there: 0-19 % slower whole.
+     Zen 5 as well: ab.sh, 2 threads, 90 %, chunked -> whole rows (time
+     ratio, three processes, medians): 1x2 blocks 128@56 0.75-0.79,
+     256->64@56 0.80, 512@14 0.84, 1024->256@14 0.80, at 75 % 0.79-0.92;
+     element-wise 128@56 0.79, 256->64@56 0.74-0.81, 512@14 0.83,
+     1024->256@14 0.86 (at 50 % 1.03). */
+  const bool whole_1x1 = kk == 1 && sc_isa_supported(SC_ISA_AVX512);
   const bool whole_one_tile = one_tile && sc_cpu_avx512_halves();
   const bool wide = s->k.lanes == 16 && !whole_1x1 && !whole_one_tile;
   const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
@@ -1062,9 +1080,13 @@ static sc_isa spconv_isa(const sc_conv_op *op, int rows) {
      90/75 % 0.476/0.918 -> 0.421/0.850 ms (50 %: 1.65 -> 1.87, slower);
      1x1 128->512@28 90 % 0.268 -> 0.180, 256->1024@14 75 % 0.496 -> 0.383
      (90 % equal); 64->256@56 and the 1x1 layers that keep or reduce the
-     channels within 2 % or slower (128@56 10 %). */
-  if (op->isa == SC_ISA_AVX512 && single && sc_cpu_intel_avx512()) {
-    if ((int64_t)op->out_h * op->out_w <= 64) return SC_ISA_AVX2;
+     channels within 2 % or slower (128@56 10 %). Zen 5 takes the 1x1 part:
+     ab.sh, 2 threads, 90 %, whole rows, 16 -> 8 lanes, three processes,
+     medians: 128->512@28 0.75, 64->256@56 1.02; 8 lanes were slower on the
+     1x1 layers that keep the channels (128@56 1.15, 512@14 1.13) and equal
+     on 3x3 512@7. */
+  if (op->isa == SC_ISA_AVX512 && single && !sc_cpu_avx512_halves()) {
+    if (sc_cpu_intel_avx512() && (int64_t)op->out_h * op->out_w <= 64) return SC_ISA_AVX2;
     if (d->kernel_h == 1 && d->kernel_w == 1 && d->out_channels >= 4 * (int64_t)d->in_channels)
       return SC_ISA_AVX2;
     return op->isa;
