@@ -802,16 +802,20 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      128->512@28 0.97, 1 thread 0.95, but 96@20 (7 us) 1.04; tiles of 4
      lost on the widening layers (1.06), 3 at 90 % (1.06), 8 gained less
      (0.91). Zen 5 (48 KiB L1 too) takes tiles of 6 on images of more than
-     1024 positions: ab.sh, 2 threads, time with / without, three processes,
-     medians: 128@56 90/75/50 % 0.94/0.78/0.70, 128->256@56 0.86 (1 thread
-     0.89/0.78/0.74, 0.82); at 28x28 they were slower (128@28 1.05,
-     128->512@28 1.04), and tiles of 4 lost at 56x56 too. */
+     1024 positions, over up to 256 input channels: ab.sh, 2 threads, time
+     with / without, three processes, medians: 128@56 90/75/50 %
+     0.94/0.78/0.70, 128->256@56 0.86, 256->64@56 95/90/75/50 %
+     0.95/0.92/0.86/0.75, 256@56 90 % 0.88 (1 thread 0.78-0.89); at 28x28
+     they were slower (128@28 1.05, 128->512@28 1.04, 512->128@28 1.24), as
+     with 64 input channels (64->256@56 1.08, 64@56 1.14); tiles of 4 lost
+     on 128@56. */
   if (s->k.lanes == 16 && s->pairs && !s->dense && d->kernel_h == 1 && d->kernel_w == 1) {
     const int32_t cg = d->in_channels / d->groups;
-    const int32_t tile = sc_cpu_intel_avx512()                                      ? 4
-                         : sc_cpu_avx512_halves() || (int64_t)op->out_h * op->out_w > 1024 ? 6
-                                                                                   : 0;
-    if (tile > 0 && cg > 64 && cg <= 128 && s->tmax > tile) s->tmax = tile;
+    const bool zen5 = !sc_cpu_intel_avx512() && !sc_cpu_avx512_halves();
+    const int32_t tile = sc_cpu_intel_avx512()                               ? 4
+                         : !zen5 || (int64_t)op->out_h * op->out_w > 1024 ? 6
+                                                                          : 0;
+    if (tile > 0 && cg > 64 && cg <= (zen5 ? 256 : 128) && s->tmax > tile) s->tmax = tile;
   }
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
