@@ -1,11 +1,15 @@
 /*
  * Loop probe: the inner loop of the direct sparse engine's AVX2 microkernels
- * (one output channel x 8 vectors, a pair x 6 vectors) over random positions
+ * (one output channel x 8 vectors, a pair x 6 vectors) and, where the CPU has
+ * AVX-512, of its 16-lane ones (one channel x 16 vectors, a pair x 12) over
+ * random positions
  * in a window of SPAN floats, to see what the loop alone reaches from L1
  * (small SPAN) and from L2 (SPAN of a few hundred KB). Not a sparse-bench
  * figure; used to explain them.
- *   clang -O2 Benchmarks/kernel-probe/loop.c -o /tmp/loop-probe && /tmp/loop-probe SPAN [ALIGN]
- * ALIGN=1 rounds every position down to a vector boundary (no line splits).
+ *   clang -O3 Benchmarks/kernel-probe/loop.c -o /tmp/loop-probe && /tmp/loop-probe SPAN [ALIGN]
+ * (-O3: at -O2 clang leaves the 24 accumulators of the AVX-512 pair loop on the stack)
+ * ALIGN=1 rounds every position down to a vector boundary (no line splits;
+ * 8 floats for the AVX2 loops, 16 for the AVX-512 ones).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -50,6 +54,39 @@ __attribute__((noinline, target("avx2,fma"))) static void pair6(const int32_t *i
   }
 }
 
+__attribute__((noinline, target("avx512f"))) static void single16(const int32_t *idx, const float *w,
+                                                              const float *in, int n, float *out) {
+  __m512 acc[16];
+  for (int v = 0; v < 16; v++) acc[v] = _mm512_setzero_ps();
+  for (int k = 0; k < n; k++) {
+    const float *p = in + idx[k];
+    const __m512 wv = _mm512_set1_ps(w[k]);
+    for (int v = 0; v < 16; v++) acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(p + 16 * v), wv, acc[v]);
+  }
+  for (int v = 0; v < 16; v++) _mm512_storeu_ps(out + 16 * v, acc[v]);
+}
+
+__attribute__((noinline, target("avx512f"))) static void pair12(const int32_t *idx, const float *w,
+                                                            const float *in, int n, float *out) {
+  __m512 a0[12], a1[12];
+  for (int v = 0; v < 12; v++) a0[v] = a1[v] = _mm512_setzero_ps();
+  for (int k = 0; k < n; k++) {
+    const float *p = in + idx[k];
+    const __m512 w0 = _mm512_set1_ps(w[2 * k]), w1 = _mm512_set1_ps(w[2 * k + 1]);
+    for (int v = 0; v < 12; v++) {
+      const __m512 x = _mm512_loadu_ps(p + 16 * v);
+      a0[v] = _mm512_fmadd_ps(x, w0, a0[v]);
+      a1[v] = _mm512_fmadd_ps(x, w1, a1[v]);
+    }
+  }
+  for (int v = 0; v < 12; v++) {
+    _mm512_storeu_ps(out + 16 * v, a0[v]);
+    _mm512_storeu_ps(out + 192 + 16 * v, a1[v]);
+  }
+}
+
+typedef void (*loop_fn)(const int32_t *, const float *, const float *, int, float *);
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: %s SPAN [ALIGN]\n", argv[0]);
@@ -57,29 +94,39 @@ int main(int argc, char **argv) {
   }
   const int span = atoi(argv[1]), align = argc > 2 ? atoi(argv[2]) : 0, n = 4096;
   if (span < 8) return 1;
-  int32_t *idx = malloc(sizeof(int32_t) * n);
-  float *w = malloc(sizeof(float) * 2 * n), *in = aligned_alloc(64, sizeof(float) * ((size_t)span + 256));
-  float out[96];
-  if (!idx || !w || !in) return 1;
+  int32_t *idx = malloc(sizeof(int32_t) * n), *idx16 = malloc(sizeof(int32_t) * n);
+  float *w = malloc(sizeof(float) * 2 * n), *in = aligned_alloc(64, sizeof(float) * ((size_t)span + 512));
+  static float out[384];
+  if (!idx || !idx16 || !w || !in) return 1;
   srand(1);
   for (int i = 0; i < n; i++) {
-    idx[i] = rand() % span;
-    if (align) idx[i] &= ~7;
+    idx[i] = idx16[i] = rand() % span;
+    if (align) {
+      idx[i] &= ~7;
+      idx16[i] &= ~15;
+    }
     w[2 * i] = w[2 * i + 1] = 1e-3f;
   }
-  for (int i = 0; i < span + 256; i++) in[i] = 1e-3f;
-  for (int kind = 0; kind < 2; kind++) {
+  for (int i = 0; i < span + 512; i++) in[i] = 1e-3f;
+  __builtin_cpu_init();
+  const int kinds = __builtin_cpu_supports("avx512f") ? 4 : 2;
+  const loop_fn fn[4] = {single8, pair6, single16, pair12};
+  const double fmas_per_pos[4] = {8.0, 12.0, 16.0, 24.0};
+  const char *name[4] = {"single x8 (AVX2)    ", "pair x6 (AVX2)      ", "single x16 (AVX-512)",
+                         "pair x12 (AVX-512)  "};
+  for (int kind = 0; kind < kinds; kind++) {
     double best = 1e9;
     for (int r = 0; r < 200; r++) {
       const double t = now();
-      for (int j = 0; j < 10; j++) (kind ? pair6 : single8)(idx, w, in, n, out);
+      for (int j = 0; j < 10; j++) fn[kind](kind < 2 ? idx : idx16, w, in, n, out);
       const double d = now() - t;
       if (d < best) best = d;
     }
-    const double fmas = (kind ? 12.0 : 8.0) * n * 10;
-    printf("%s span=%d floats align=%d: %.2f ns per position, %.2f FMA/ns\n", kind ? "pair x6  " : "single x8",
-           span, align, best / (n * 10) * 1e9, fmas / (best * 1e9));
+    const double fmas = fmas_per_pos[kind] * n * 10;
+    printf("%s span=%d floats align=%d: %.2f ns per position, %.2f FMA/ns\n", name[kind], span, align,
+           best / (n * 10) * 1e9, fmas / (best * 1e9));
   }
+  free(idx16);
   free(idx);
   free(w);
   free(in);
