@@ -8,6 +8,8 @@
  * figure; used to explain them.
  *   clang -O3 Benchmarks/kernel-probe/loop.c -o /tmp/loop-probe && /tmp/loop-probe SPAN [ALIGN]
  * (-O3: at -O2 clang leaves the 24 accumulators of the AVX-512 pair loop on the stack)
+ * It first prints the core's FMA peak (16-lane where the CPU has AVX-512, else
+ * 8-lane): independent FMA chains on registers, no loads.
  * ALIGN=1 rounds every position down to a vector boundary (no line splits;
  * 8 floats for the AVX2 loops, 16 for the AVX-512 ones).
  */
@@ -85,6 +87,25 @@ __attribute__((noinline, target("avx512f"))) static void pair12(const int32_t *i
   }
 }
 
+/* Twelve independent chains cover the FMA latency of two pipes (4 cycles x 2
+   on the CPUs measured here). Returns FMAs per ns. */
+#define SC_PEAK_LOOP(NAME, TARGET, VEC, SET1, FMA, REDUCE_LANE)                                 \
+  __attribute__((noinline, target(TARGET))) static double NAME(long n) {                     \
+    VEC a[12];                                                                              \
+    for (int i = 0; i < 12; i++) a[i] = SET1(1e-3f * (float)i);                             \
+    const VEC b = SET1(0.999f), c = SET1(1e-4f);                                            \
+    const double t = now();                                                                 \
+    for (long k = 0; k < n; k++)                                                            \
+      for (int i = 0; i < 12; i++) a[i] = FMA(a[i], b, c);                                  \
+    const double d = now() - t;                                                             \
+    float sink = 0;                                                                         \
+    for (int i = 0; i < 12; i++) sink += REDUCE_LANE(a[i]);                                 \
+    return sink == 12345.0f ? 0 : 12.0 * (double)n / (d * 1e9);                             \
+  }
+SC_PEAK_LOOP(peak8, "avx2,fma", __m256, _mm256_set1_ps, _mm256_fmadd_ps, _mm256_cvtss_f32)
+SC_PEAK_LOOP(peak16, "avx512f", __m512, _mm512_set1_ps, _mm512_fmadd_ps, _mm512_cvtss_f32)
+#undef SC_PEAK_LOOP
+
 typedef void (*loop_fn)(const int32_t *, const float *, const float *, int, float *);
 
 int main(int argc, char **argv) {
@@ -110,6 +131,15 @@ int main(int argc, char **argv) {
   for (int i = 0; i < span + 512; i++) in[i] = 1e-3f;
   __builtin_cpu_init();
   const int kinds = __builtin_cpu_supports("avx512f") ? 4 : 2;
+  {
+    double best = 0;
+    for (int r = 0; r < 20; r++) {
+      const double rate = kinds == 4 ? peak16(2000000) : peak8(2000000);
+      if (rate > best) best = rate;
+    }
+    printf("FMA peak (%d lanes, one core): %.2f FMA/ns, %.1f GFLOP/s\n", kinds == 4 ? 16 : 8, best,
+           best * 2.0 * (kinds == 4 ? 16 : 8));
+  }
   const loop_fn fn[4] = {single8, pair6, single16, pair12};
   const double fmas_per_pos[4] = {8.0, 12.0, 16.0, 24.0};
   const char *name[4] = {"single x8 (AVX2)    ", "pair x6 (AVX2)      ", "single x16 (AVX-512)",

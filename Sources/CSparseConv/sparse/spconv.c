@@ -277,8 +277,8 @@ static void run_band(const sc_conv_op *op, const sc_spconv *s, const float *in, 
       /* Direct 1x1 layers read the caller's input, typically not in cache:
          while this tile runs, the rows take turns prefetching the next
          tile's window of every input channel, which the rows then read in a
-         data-dependent order no hardware prefetcher follows (but not on
-         Intel's AVX-512 or on Zen 4, which ran faster without, build_chunks). */
+         data-dependent order no hardware prefetcher follows (only on CPUs
+         without AVX-512; the AVX-512 ones ran faster without, build_chunks). */
       if (s->prefetch_next && t + 1 <= t1) {
         const int32_t cin = op->desc.in_channels;
         const int64_t wbytes = (int64_t)(bd->tile[t + 2] - bd->tile[t + 1]) * lanes * 4;
@@ -811,11 +811,16 @@ static sc_status build_geometry(const sc_conv_op *op, sc_spconv *s, int32_t *tap
      on 128@56. */
   if (s->k.lanes == 16 && s->pairs && !s->dense && d->kernel_h == 1 && d->kernel_w == 1) {
     const int32_t cg = d->in_channels / d->groups;
-    const bool zen5 = !sc_cpu_intel_avx512() && !sc_cpu_avx512_halves();
-    const int32_t tile = sc_cpu_intel_avx512()                               ? 4
-                         : !zen5 || (int64_t)op->out_h * op->out_w > 1024 ? 6
-                                                                          : 0;
-    if (tile > 0 && cg > 64 && cg <= (zen5 ? 256 : 128) && s->tmax > tile) s->tmax = tile;
+    int32_t tile = 0, cg_max = 128;
+    if (sc_cpu_intel_avx512()) {
+      tile = 4;
+    } else if (sc_cpu_avx512_halves()) {
+      tile = 6;
+    } else if ((int64_t)op->out_h * op->out_w > 1024) { /* Zen 5 */
+      tile = 6;
+      cg_max = 256;
+    }
+    if (tile > 0 && cg > 64 && cg <= cg_max && s->tmax > tile) s->tmax = tile;
   }
   /* bands of output rows whose planes fit the L2 budget */
   const double row_bytes = (double)sizeof(float) * (double)d->in_channels * (double)nph * (double)wq;
