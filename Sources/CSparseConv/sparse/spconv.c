@@ -34,7 +34,7 @@
  *                  channel then tap so a row walks memory forwards.
  *   val[]          weights: one per position for a single row, two interleaved
  *                  (w[c0], w[c1]) for a pair row; an unkept partner's value is
- *                  whatever weight[] holds there (the caller zeroed it). A
+ *                  0 (element-wise rows packed as pairs rely on it). A
  *                  dense row: nc per position (w[c0] .. w[c0 + nc - 1]).
  *   ooff[out_channels] offset of each channel's output plane in an output
  *                  image (c * out_h * out_w, or where sc_spconv_map_outputs
@@ -1245,8 +1245,8 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
         if (!(k0 || k1)) continue;
         element_kept += (int64_t)k0 + (int64_t)k1;
         *ip++ = (int32_t)(cbase + tap_off[t]);
-        *vp++ = weight[w0 + i];
-        if (row->c1 >= 0) *vp++ = weight[w1 + i];
+        *vp++ = k0 ? weight[w0 + i] : 0.0f;
+        if (row->c1 >= 0) *vp++ = k1 ? weight[w1 + i] : 0.0f;
         for (int32_t c = 1; c < row->nc; c++) *vp++ = weight[w0 + (int64_t)c * per_oc + i];
       }
     }
