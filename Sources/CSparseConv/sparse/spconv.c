@@ -20,7 +20,9 @@
  * or more (see build_geometry).
  *
  * Packed format (sc_spconv):
- *   rows[nrows]    CSR rows. Element path: one row per output channel (c1 = -1).
+ *   rows[nrows]    CSR rows. Element path: one row per output channel (c1 = -1),
+ *                  or on Zen 5 at high sparsity pair rows as below, a position
+ *                  kept in either channel (element.c).
  *                  Block 1x2 path: one row per output-channel pair (2j, 2j+1)
  *                  of a group; an odd group's last channel is a single row (its
  *                  half blocks, the missing partner is a structural zero).
