@@ -29,20 +29,21 @@ static int64_t kept_weights(const sc_conv_op *op, const float *weight, const uin
    256@14 (196 outputs) 1.01, 64@224 1.03, 32@56 1.05, 32->64@112 1.15
    (16@56 1.00; 32@28 and 3->64@224 gained, 0.89-0.90, left out with them).
    Not measured on Zen 4 or Intel, which keep single rows. */
-static bool as_pairs(const sc_conv_op *op, const float *weight, const uint8_t *mask) {
+static bool pairs_fit(const sc_conv_op *op) {
   const sc_conv_desc *d = &op->desc;
   if (op->isa != SC_ISA_AVX512 || sc_cpu_avx512_halves() || sc_cpu_intel_avx512()) return false;
-  if (d->kernel_h * d->kernel_w == 1 || (int64_t)op->out_h * op->out_w <= 256 || op->out_w > 112 ||
-      d->in_channels < 48)
-    return false;
-  const int64_t total = (int64_t)d->out_channels * (d->in_channels / d->groups) * d->kernel_h * d->kernel_w;
-  return total > 0 && (double)kept_weights(op, weight, mask) <= 0.15 * (double)total;
+  return d->kernel_h * d->kernel_w > 1 && (int64_t)op->out_h * op->out_w > 256 && op->out_w <= 112 &&
+         d->in_channels >= 48;
 }
 
 sc_status sc_element_init(sc_conv_op *op, const float *weight, const uint8_t *mask) {
-  if (!as_pairs(op, weight, mask)) return sc_spconv_init(op, weight, mask, 0);
+  if (!pairs_fit(op)) return sc_spconv_init(op, weight, mask, 0);
+  const sc_conv_desc *d = &op->desc;
+  const int64_t total = (int64_t)d->out_channels * (d->in_channels / d->groups) * d->kernel_h * d->kernel_w;
+  const int64_t kept = kept_weights(op, weight, mask);
+  if (total == 0 || (double)kept > 0.15 * (double)total) return sc_spconv_init(op, weight, mask, 0);
   const sc_status st = sc_spconv_init(op, weight, mask, 1);
   /* the weights the user kept, not the zeros the pairs multiply */
-  if (st == SC_OK) op->stored_weights = kept_weights(op, weight, mask);
+  if (st == SC_OK) op->stored_weights = kept;
   return st;
 }
