@@ -3,14 +3,6 @@
    phase planes, tiles, threads) is in spconv.c. */
 #include "spconv.h"
 
-/* Kept weights of the layer, under the mask (else the nonzeros). */
-static int64_t kept_weights(const sc_conv_op *op, const float *weight, const uint8_t *mask) {
-  const sc_conv_desc *d = &op->desc;
-  const int64_t n = (int64_t)d->out_channels * (d->in_channels / d->groups) * d->kernel_h * d->kernel_w;
-  int64_t kept = 0;
-  for (int64_t i = 0; i < n; i++) kept += sc_kept(weight, mask, (size_t)i);
-  return kept;
-}
 
 /* Zen 5, spatial kernels at 85 % sparsity or more on images of more than
    256 outputs, at most 112 wide, over 48 input channels or more:
@@ -40,7 +32,8 @@ sc_status sc_element_init(sc_conv_op *op, const float *weight, const uint8_t *ma
   if (!pairs_fit(op)) return sc_spconv_init(op, weight, mask, 0);
   const sc_conv_desc *d = &op->desc;
   const int64_t total = (int64_t)d->out_channels * (d->in_channels / d->groups) * d->kernel_h * d->kernel_w;
-  const int64_t kept = kept_weights(op, weight, mask);
+  int64_t kept = 0; /* under the mask, else the nonzeros */
+  for (int64_t i = 0; i < total; i++) kept += sc_kept(weight, mask, (size_t)i);
   if (total == 0 || (double)kept > 0.15 * (double)total) return sc_spconv_init(op, weight, mask, 0);
   const sc_status st = sc_spconv_init(op, weight, mask, 1);
   /* the weights the user kept, not the zeros the pairs multiply */
