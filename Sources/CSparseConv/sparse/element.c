@@ -3,7 +3,6 @@
    phase planes, tiles, threads) is in spconv.c. */
 #include "spconv.h"
 
-
 /* Zen 5, spatial kernels at 85 % sparsity or more on images of more than
    256 outputs, at most 112 wide, over 48 input channels or more:
    element-wise rows run as pair rows, each position kept in either channel
