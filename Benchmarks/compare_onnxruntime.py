@@ -7,6 +7,15 @@ sparse-bench's JSON records.
   python3 Benchmarks/compare_onnxruntime.py --suite quick --output Benchmarks/results/latest.json
   python3 Benchmarks/compare_onnxruntime.py --suite models --zoo resnet50,mobilenetV1
   python3 Benchmarks/compare_onnxruntime.py --bench-json results.json  # reuse a sparse-bench run
+  python3 Benchmarks/compare_onnxruntime.py --suite layers --interleave  # ORT next to each layer
+
+By default sparse-bench runs the whole suite, then ORT times every shape: on a
+host whose speed drifts over minutes (a shared cloud machine), a layer's ORT
+time can come two minutes after its own. --interleave (the layers suite) runs
+sparse-bench once per layer instead and times that layer's shape in ORT just
+before and just after it; ort_ms is the faster of the two (keys ort_ms_before,
+ort_ms_after keep both: a slow spike of the host would otherwise flatter our
+ratio), so each ratio compares measurements seconds apart.
 
 Every record with a convolution `shape` gets ONNX Runtime's dense time of that
 shape (a single Conv node); every whole-model record gets ORT's time of the
@@ -61,6 +70,64 @@ def run_sparse_bench(args):
     print("running: sparse-bench", " ".join(cmd), file=sys.stderr, flush=True)
     out = swift_run("sparse-bench", cmd, check=True, stdout=subprocess.PIPE).stdout
     return json.loads(out)
+
+
+def sparse_bench_args(args, layers=None):
+    cmd = ["--format", "json", "--threads", str(args.threads)]
+    for flag, value in [("--suite", args.suite), ("--layers", layers or args.layers),
+                        ("--sparsities", args.sparsities), ("--granularity", args.granularity),
+                        ("--min-time", args.min_time), ("--batch", args.batch)]:
+        if value is not None:
+            cmd += [flag, str(value)]
+    return cmd
+
+
+def release_binary(product):
+    subprocess.run(["swift", "build", "-c", "release", "--product", product], cwd=ROOT, check=True,
+                   stdout=sys.stderr)
+    bin_dir = subprocess.run(["swift", "build", "-c", "release", "--show-bin-path"], cwd=ROOT, check=True,
+                             stdout=subprocess.PIPE, text=True).stdout.strip()
+    return os.path.join(bin_dir, product)
+
+
+def spec_key(spec, batch, threads):
+    """The shape key (see shape_key) of a `sparse-bench --list-layers` spec:
+    c_in,c_out,h,w,kh,kw,stride,pad,dilation,groups."""
+    c_in, c_out, h, w, kh, kw, stride, pad, dil, groups = (int(v) for v in spec.split(","))
+    return (c_in, c_out, h, w, kh, kw, stride, (pad,) * 4, dil, groups, batch, threads)
+
+
+def run_interleaved(args, min_time):
+    """sparse-bench once per layer of the suite, each between two ORT timings
+    of its shape. Returns the records and the ORT milliseconds per shape key."""
+    if args.suite != "layers" or args.zoo:
+        sys.exit("--interleave times the layer suite: --suite layers, without --zoo")
+    bench = release_binary("sparse-bench")
+    listed = subprocess.run([bench, "--list-layers", "--suite", "layers"] + (["--layers", args.layers] if args.layers else []),
+                            check=True, stdout=subprocess.PIPE, text=True).stdout
+    layers = json.loads(listed)
+    records, ort_ms = [], {}
+    for i, layer in enumerate(layers, 1):
+        name = layer["layer"]
+        key = spec_key(layer["spec"], args.batch or 1, args.threads)
+        before = ort_layer_ms(key, min_time, args.repetitions)
+        print(f"[{i}/{len(layers)}] sparse-bench --layers {name}", file=sys.stderr, flush=True)
+        out = subprocess.run([bench] + sparse_bench_args(args, layers=name), check=True,
+                             stdout=subprocess.PIPE).stdout
+        mine = [r for r in json.loads(out) if r.get("layer") == name and not r.get("model")
+                and r.get("section", "q1-layers") == "q1-layers"]
+        if any(shape_key(r) != key for r in mine if r.get("shape")):
+            sys.exit(f"--interleave: {name}: sparse-bench's records do not have the listed shape {layer['spec']}")
+        after = ort_layer_ms(key, min_time, args.repetitions)
+        ort_ms[key] = min(before, after)
+        for r in mine:
+            if r.get("shape"):
+                r["ort_ms_before"], r["ort_ms_after"] = before, after
+            thin = thinned_key(r)
+            if thin is not None and thin not in ort_ms:
+                ort_ms[thin] = ort_layer_ms(thin, min_time, args.repetitions)
+        records += mine
+    return records, ort_ms
 
 
 def session(blob_or_path, threads):
@@ -146,13 +213,20 @@ def main():
     ap.add_argument("--repetitions", type=int, default=10, help="minimum ORT runs per measurement")
     ap.add_argument("--bench-json", help="use this sparse-bench JSON instead of running it")
     ap.add_argument("--output", help="write the merged records (JSON array) here")
+    ap.add_argument("--interleave", action="store_true",
+                    help="layer suites: one sparse-bench run per layer, ORT timed just before and after it")
     args = ap.parse_args()
 
-    records = json.load(open(args.bench_json)) if args.bench_json else run_sparse_bench(args)
     min_time = args.min_time if args.min_time is not None else 0.2
+    ort_layers = {}
+    if args.interleave:
+        if args.bench_json:
+            sys.exit("--interleave runs sparse-bench itself; it cannot reuse --bench-json")
+        records, ort_layers = run_interleaved(args, min_time)
+    else:
+        records = json.load(open(args.bench_json)) if args.bench_json else run_sparse_bench(args)
 
     # Layers: one ORT session per distinct shape, batch and thread count.
-    ort_layers = {}
     for r in records:
         if r.get("shape") and r.get("layer") and not r.get("model"):
             key = shape_key(r)
