@@ -37,7 +37,21 @@ static bool cpu_vendor_is(const char *id) {
 }
 #endif
 
-bool sc_cpu_avx512_halves(void) {
+/* CPUID traps to the hypervisor in a virtual machine (microseconds each on
+   a cloud host): each answer below is computed once, then read. A race
+   computes the same value twice. */
+#define SC_CPU_ONCE(fn)                                                   \
+  bool fn(void) {                                                       \
+    static int cached = -1;                                             \
+    int v = __atomic_load_n(&cached, __ATOMIC_RELAXED);                 \
+    if (v < 0) {                                                        \
+      v = fn##_detect();                                                \
+      __atomic_store_n(&cached, v, __ATOMIC_RELAXED);                   \
+    }                                                                   \
+    return v != 0;                                                      \
+  }
+
+static bool sc_cpu_avx512_halves_detect(void) {
 #if SC_X86
   unsigned int a, b, c, d;
   if (!cpu_has_avx512() || !cpu_vendor_is("AuthenticAMD") || !__get_cpuid(1, &a, &b, &c, &d))
@@ -49,7 +63,9 @@ bool sc_cpu_avx512_halves(void) {
 #endif
 }
 
-bool sc_cpu_avx2_halves(void) {
+SC_CPU_ONCE(sc_cpu_avx512_halves)
+
+static bool sc_cpu_avx2_halves_detect(void) {
 #if SC_X86
   unsigned int a, b, c, d;
   if (!cpu_has_avx2() || !cpu_vendor_is("AuthenticAMD") || !__get_cpuid(1, &a, &b, &c, &d))
@@ -62,13 +78,16 @@ bool sc_cpu_avx2_halves(void) {
 #endif
 }
 
-bool sc_cpu_intel_avx512(void) {
+SC_CPU_ONCE(sc_cpu_avx2_halves)
+
+static bool sc_cpu_intel_avx512_detect(void) {
 #if SC_X86
   return cpu_has_avx512() && cpu_vendor_is("GenuineIntel");
 #else
   return false;
 #endif
 }
+SC_CPU_ONCE(sc_cpu_intel_avx512)
 
 /* SPARSECONV_MAX_ISA=scalar|avx2|avx512 caps what AUTO picks: a way to check
    the slower variants of a whole program without rebuilding it. */
