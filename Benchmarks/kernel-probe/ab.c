@@ -105,7 +105,7 @@ int main(int argc, char **argv) {
   if (!x) return 1;
   for (long i = 0; i < in_n; i++) x[i] = rnd() - 0.5;
   for (int j = 0; j < 2; j++) {
-    const sc_status st = api[j]->create((sc_path)path, &d, w, NULL, b, SC_ACTIVATION_RELU, SC_ISA_AUTO, &op[j]);
+    const sc_status st = api[j]->create((sc_path)path, &d, w, NULL, b, SC_ACTIVATION_RELU, getenv("AB_ISA") ? (sc_isa)atoi(getenv("AB_ISA")) : SC_ISA_AUTO, &op[j]);
     if (st != SC_OK) {
       fprintf(stderr, "build %c: create failed (%d)\n", 'A' + j, (int)st);
       return 1;

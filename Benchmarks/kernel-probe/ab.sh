@@ -7,6 +7,8 @@
 # with a prefix (objcopy --redefine-syms), so the two builds' sc_* functions, kernels and
 # CPU-detection state live side by side; only ab_api_a / ab_api_b (ab_shim.c) stay as named.
 # EXTRA_A / EXTRA_B add compiler flags to one build (e.g. EXTRA_B=-DSOME_TOGGLE=1 with REV=HEAD).
+# AB_ISA=2 (AVX2) or 3 (AVX-512) at run time makes both builds use that ISA, e.g. to time the
+# AVX2 kernels on an AVX-512 machine.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 rev="${1:-HEAD}"
