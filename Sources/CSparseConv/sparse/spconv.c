@@ -737,13 +737,36 @@ static int64_t window_bytes(int64_t nph, int64_t tile_floats, int64_t maxoy, int
   return (int64_t)sizeof(float) * nph * (tile_floats + maxoy * wq + maxox + lanes);
 }
 
+/* Zen 5's chunks of 16-lane rows (build_chunks, tile_halves): a 40 KiB
+   window, at least 28 positions per row per chunk, and chunks of equal
+   width (64 channels in chunks of 32 + 32 rather than 54 + 10). Each of the
+   three alone gained little or lost; together, Benchmarks/kernel-probe/ab.sh,
+   2 threads, time after / before, three processes, medians: 1x2 blocks 90 %
+   3x3 64@56 0.95, 128@28 0.95, 256@14 0.98, 512@7 0.97, VGG 256@56 0.96,
+   3x3/2 128@56 0.95, d2 64@56 0.90, 95 % 64@56 0.85, 75 % 128@28 0.98,
+   256@14 0.98, 50 % 64@56 1.00; element-wise 90 % 64@56 0.97, 128@28 0.96,
+   256@14 0.98, 512@7 0.98, 5x5 64@28 1.01; channel-level 64@56 0.98,
+   128@28 0.95. 12 positions and 24 KiB are the rule elsewhere (Zen 4,
+   Intel, AVX2 CPUs: not measured with these). */
+#define SC_SPCONV_ZEN5_WINDOW_BYTES (40 * 1024)
+#define SC_SPCONV_ZEN5_MIN_CHUNK_NNZ 28
+static bool zen5_rows(const sc_spconv *s) {
+  return s->k.lanes == 16 && !sc_cpu_avx512_halves() && !sc_cpu_intel_avx512();
+}
+
 /* Input channels per chunk for a window of win_ch bytes per channel within
-   budget, at least enough for SC_SPCONV_MIN_CHUNK_NNZ positions per row
-   (per_ch positions per row per channel); cg when one chunk holds them all. */
-static int64_t chunk_channels(int64_t win_ch, double per_ch, int32_t cg, int64_t budget) {
+   budget, at least enough for min_nnz positions per row (per_ch positions
+   per row per channel), the chunks of equal width if even; cg when one
+   chunk holds them all. */
+static int64_t chunk_channels(int64_t win_ch, double per_ch, int32_t cg, int64_t budget,
+                              int32_t min_nnz, bool even) {
   if (win_ch * cg <= budget) return cg;
   int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
-  cc = SC_MAX(cc, (int64_t)(SC_SPCONV_MIN_CHUNK_NNZ / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+  cc = SC_MAX(cc, (int64_t)(min_nnz / (per_ch > 0 ? per_ch : 1e-9)) + 1);
+  if (even && cc < cg) {
+    const int64_t n = (cg + cc - 1) / cc;
+    cc = (cg + n - 1) / n;
+  }
   return SC_MIN(cc, (int64_t)cg);
 }
 
@@ -779,7 +802,9 @@ static int32_t tile_halves(const sc_conv_op *op, const sc_spconv *s, int64_t nph
   if (s->tmax <= 8 || s->nrows == 0 || s->npos == 0 || d->kernel_h * d->kernel_w == 1) return s->tmax;
   const double per_ch = (double)s->npos / ((double)s->nrows * cg);
   const int64_t win_ch = window_bytes(nph, 16 * (int64_t)s->tmax, s->maxoy, s->wq, s->maxox, 16);
-  const int64_t cc = chunk_channels(win_ch, per_ch, cg, SC_SPCONV_WINDOW_BYTES);
+  const bool zen5 = zen5_rows(s);
+  const int64_t cc = chunk_channels(win_ch, per_ch, cg, zen5 ? SC_SPCONV_ZEN5_WINDOW_BYTES : SC_SPCONV_WINDOW_BYTES,
+                                    zen5 ? SC_SPCONV_ZEN5_MIN_CHUNK_NNZ : SC_SPCONV_MIN_CHUNK_NNZ, zen5);
   return cc < cg && (double)cc * per_ch < 32.0 ? 8 : s->tmax;
 }
 
@@ -1061,11 +1086,13 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
   const bool whole_1x1 = kk == 1 && sc_isa_supported(SC_ISA_AVX512);
   const bool whole_one_tile = one_tile && sc_cpu_avx512_halves();
   const bool wide = s->k.lanes == 16 && !whole_1x1 && !whole_one_tile;
-  const int64_t budget = wide ? SC_SPCONV_WINDOW_BYTES : 32 * 1024;
+  const bool zen5 = zen5_rows(s);
+  const int64_t budget = !wide ? 32 * 1024 : zen5 ? SC_SPCONV_ZEN5_WINDOW_BYTES : SC_SPCONV_WINDOW_BYTES;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
   if (wide || (!s->pairs && kk > 1) || pair_chunks) {
-    const int64_t cc = chunk_channels(win_ch, per_ch, cg, budget);
+    const int64_t cc = chunk_channels(win_ch, per_ch, cg, budget,
+                                      zen5 ? SC_SPCONV_ZEN5_MIN_CHUNK_NNZ : SC_SPCONV_MIN_CHUNK_NNZ, zen5);
     if (cc < cg) {
       s->cc = (int32_t)cc;
       s->nch = (int32_t)((cg + cc - 1) / cc);
