@@ -27,7 +27,8 @@ import Testing
         ("1x1 one band, 14x14", EdgeCases.base.inChannels(448).outChannels(24).kernel(1).input(14)),
         // read in place in bands of 6 or 10 rows and a short last one (2 or 6 rows): on
         // Zen 5 two threads each walk half of the tiles and take the other half's last
-        // ones when done (batch 3: the halves meet inside the second image)
+        // ones when done (batch 3: the halves meet inside the second image); at sparsity
+        // 0 and 0.5 Zen 5 walks their element-wise rows in input-channel chunks
         ("1x1 in place, a short last band", EdgeCases.base.inChannels(128).outChannels(12).kernel(1).input(56)),
         ("1x1 in place, a short last band, batch 3", EdgeCases.base.inChannels(96).outChannels(7).kernel(1).input(56).batch(3)),
         // 56 rows in 8 bands of 7 (equal, for the threads), not 5 bands of 10 and one of 6

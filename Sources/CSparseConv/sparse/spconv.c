@@ -1083,10 +1083,26 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      256->64@56 0.80, 512@14 0.84, 1024->256@14 0.80, at 75 % 0.79-0.92;
      element-wise 128@56 0.79, 256->64@56 0.74-0.81, 512@14 0.83,
      1024->256@14 0.86 (at 50 % 1.03). */
-  const bool whole_1x1 = kk == 1 && sc_isa_supported(SC_ISA_AVX512);
+  /* Zen 5 chunks element-wise 1x1 rows again at 65 % sparsity or less (35
+     % of the weights kept) over inputs of more than 1024 positions, where
+     the whole window is beyond twice the L1 budget: a chunk of 28 positions
+     per row then spans some 57-80 input channels, its window near L1, where
+     at 90 % it would span 280 and fit nothing. ab.sh, 2 threads, time
+     chunked / whole, five processes, medians [range], by sparsity: 50 %
+     256->64@56 0.73 [0.61-0.78], 128@56 0.80 [0.67-0.95], 256->512/2 from
+     56x56 0.59 [0.58-0.60]; 60-64 % 256->64@56 0.71-0.72, 128@56 0.89-0.91,
+     256->512/2 0.71; 30 % 128@56 0.70, 256->64@56 0.79; 90 % unchanged
+     (whole). Left whole: 70-75 % (256->64@56 0.90 and 0.98, 128@56 1.08),
+     1x2 blocks (bimodal by process, 1024->256@14 at 50 % 0.97 or
+     1.35-1.41), inputs of 1024 positions or fewer (at 50 %: 512@14
+     0.80-1.02, 2048->512@7 0.95-1.13, 512->128@28 0.88-1.06) and windows
+     under 80 KB (64->256@56, 1.00). */
+  const bool zen5 = zen5_rows(s);
+  const bool chunk_1x1 = kk == 1 && zen5 && !s->pairs && per_ch >= 0.35 && (int64_t)d->in_h * d->in_w > 1024 &&
+                         win_ch * cg > 2 * SC_SPCONV_ZEN5_WINDOW_BYTES;
+  const bool whole_1x1 = kk == 1 && sc_isa_supported(SC_ISA_AVX512) && !chunk_1x1;
   const bool whole_one_tile = one_tile && sc_cpu_avx512_halves();
   const bool wide = s->k.lanes == 16 && !whole_1x1 && !whole_one_tile;
-  const bool zen5 = zen5_rows(s);
   const int64_t budget = !wide ? 32 * 1024 : zen5 ? SC_SPCONV_ZEN5_WINDOW_BYTES : SC_SPCONV_WINDOW_BYTES;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
