@@ -403,6 +403,12 @@ static void run_band_vectors(const sc_conv_op *op, const sc_spconv *s, const flo
   }
 }
 
+/* Zen 5: 16-lane rows on an AVX-512 CPU that neither splits 512-bit
+   operations (Zen 4) nor is Intel's. */
+static bool zen5_rows(const sc_spconv *s) {
+  return s->k.lanes == 16 && !sc_cpu_avx512_halves() && !sc_cpu_intel_avx512();
+}
+
 /* Rows [r0, r1) of row slice cs of ncs (slices of equal cost). */
 static void row_slice(const sc_spconv *s, int64_t cs, int32_t ncs, int32_t *r0, int32_t *r1) {
   const int64_t total = s->cost[s->nrows];
@@ -431,6 +437,36 @@ static int vector_slices(const sc_spconv *s, int32_t ncs) {
   return worst * ncs * 100 > total * 104;
 }
 
+/* The two threads' halves of n tiles for claim_tile: next (low 32 bits) and
+   end (high) of each, on separate cache lines, [0] and [8]. */
+static void halves_init(uint64_t halves[16], int64_t n) {
+  halves[0] = (uint64_t)(n / 2) << 32;
+  halves[8] = (uint64_t)(n / 2) | ((uint64_t)n << 32);
+}
+
+/* The next tile for thread tid (0 or 1), -1 when none is left: the next one
+   of its own half, walking forward; once that half is done (*mine_done),
+   the last one left of the other half. Next is advanced only by its
+   thread, end lowered only by the other one. */
+static int64_t claim_tile(uint64_t halves[16], int tid, int *mine_done) {
+  for (;;) {
+    uint64_t *h = &halves[8 * (*mine_done ? 1 - tid : tid)];
+    uint64_t v = __atomic_load_n(h, __ATOMIC_RELAXED), w;
+    int64_t i;
+    do {
+      const uint64_t next = v & 0xFFFFFFFFu, end = v >> 32;
+      if (next >= end) {
+        i = -1;
+        break;
+      }
+      i = *mine_done ? (int64_t)end - 1 : (int64_t)next;
+      w = *mine_done ? next | ((end - 1) << 32) : v + 1;
+    } while (!__atomic_compare_exchange_n(h, &v, w, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
+    if (i >= 0 || *mine_done) return i;
+    *mine_done = 1;
+  }
+}
+
 static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *input,
                             float *output, void *workspace, int32_t threads) {
   const sc_spconv *s = (const sc_spconv *)op->impl;
@@ -457,15 +493,10 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
      an 8-lane tile's full-width stores spill into the next tile, which the
      other thread may already have written. */
   const int64_t tiles_img = (int64_t)(s->nb - 1) * s->band[0].ntiles + s->band[1].ntiles;
-  const int dynamic = s->direct && !spans && ncs == 1 && threads == 2 && s->nb > 1 &&
-                      s->k.lanes == 16 && !sc_cpu_avx512_halves() && !sc_cpu_intel_avx512() &&
+  const int dynamic = s->direct && !spans && ncs == 1 && threads == 2 && s->nb > 1 && zen5_rows(s) &&
                       tiles_img * batch < INT32_MAX;
-  /* the two threads' halves of the tiles, next (low 32 bits) and end
-     (high), on separate cache lines: [0] and [8] */
-  const uint64_t half_at = (uint64_t)(tiles_img * batch / 2);
-  __attribute__((aligned(64))) uint64_t halves[16] = {0};
-  halves[0] = half_at << 32;
-  halves[8] = half_at | ((uint64_t)(tiles_img * batch) << 32);
+  __attribute__((aligned(64))) uint64_t halves[16];
+  if (dynamic) halves_init(halves, tiles_img * batch);
   const int64_t items = bands * ncs;
   const int64_t in_img = (int64_t)d->in_channels * d->in_h * d->in_w;
   const int64_t out_img = (int64_t)s->out_planes * op->out_h * op->out_w;
@@ -518,24 +549,8 @@ static sc_status spconv_run(const sc_conv_op *op, int32_t batch, const float *in
       b = e;
     }
     if (dynamic) {
-      /* Each thread walks its half of the tiles forward; one that is done
-         takes the other half's last tiles. A half is (next, end), next
-         advanced by its thread, end lowered by the other one. */
-      for (int mine_done = 0;;) {
-        uint64_t *h = &halves[8 * (mine_done ? 1 - tid : tid)];
-        uint64_t v = __atomic_load_n(h, __ATOMIC_RELAXED), w;
-        int64_t i = -1;
-        do {
-          const uint64_t f = v & 0xFFFFFFFFu, z = v >> 32;
-          if (f >= z) break;
-          i = mine_done ? (int64_t)z - 1 : (int64_t)f;
-          w = mine_done ? (v & 0xFFFFFFFFu) | ((z - 1) << 32) : v + 1;
-        } while (!__atomic_compare_exchange_n(h, &v, w, 0, __ATOMIC_RELAXED, __ATOMIC_RELAXED));
-        if ((v & 0xFFFFFFFFu) >= (v >> 32)) {
-          if (mine_done) break;
-          mine_done = 1;
-          continue;
-        }
+      int mine_done = 0;
+      for (int64_t i; (i = claim_tile(halves, tid, &mine_done)) >= 0;) {
         const int64_t n = i / tiles_img, t = i % tiles_img;
         const int32_t band = (int32_t)SC_MIN(t / s->band[0].ntiles, s->nb - 1);
         const int32_t tile = (int32_t)(t - (int64_t)band * s->band[0].ntiles);
@@ -750,20 +765,24 @@ static int64_t window_bytes(int64_t nph, int64_t tile_floats, int64_t maxoy, int
    Intel, AVX2 CPUs: not measured with these). */
 #define SC_SPCONV_ZEN5_WINDOW_BYTES (40 * 1024)
 #define SC_SPCONV_ZEN5_MIN_CHUNK_NNZ 28
-static bool zen5_rows(const sc_spconv *s) {
-  return s->k.lanes == 16 && !sc_cpu_avx512_halves() && !sc_cpu_intel_avx512();
+
+/* L1 bytes a 16-lane tile's input window may take. */
+static int64_t window_budget(const sc_spconv *s) {
+  return zen5_rows(s) ? SC_SPCONV_ZEN5_WINDOW_BYTES : SC_SPCONV_WINDOW_BYTES;
 }
 
 /* Input channels per chunk for a window of win_ch bytes per channel within
-   budget, at least enough for min_nnz positions per row (per_ch positions
-   per row per channel), the chunks of equal width if even; cg when one
-   chunk holds them all. */
-static int64_t chunk_channels(int64_t win_ch, double per_ch, int32_t cg, int64_t budget,
-                              int32_t min_nnz, bool even) {
+   budget, at least enough for SC_SPCONV_MIN_CHUNK_NNZ positions per row
+   (per_ch positions per row per channel; Zen 5: SC_SPCONV_ZEN5_MIN_CHUNK_NNZ
+   and chunks of equal width); cg when one chunk holds them all. */
+static int64_t chunk_channels(const sc_spconv *s, int64_t win_ch, double per_ch, int32_t cg,
+                              int64_t budget) {
   if (win_ch * cg <= budget) return cg;
+  const bool zen5 = zen5_rows(s);
+  const int32_t min_nnz = zen5 ? SC_SPCONV_ZEN5_MIN_CHUNK_NNZ : SC_SPCONV_MIN_CHUNK_NNZ;
   int64_t cc = SC_MAX((int64_t)1, budget / win_ch);
   cc = SC_MAX(cc, (int64_t)(min_nnz / (per_ch > 0 ? per_ch : 1e-9)) + 1);
-  if (even && cc < cg) {
+  if (zen5 && cc < cg) {
     const int64_t n = (cg + cc - 1) / cc;
     cc = (cg + n - 1) / n;
   }
@@ -802,9 +821,7 @@ static int32_t tile_halves(const sc_conv_op *op, const sc_spconv *s, int64_t nph
   if (s->tmax <= 8 || s->nrows == 0 || s->npos == 0 || d->kernel_h * d->kernel_w == 1) return s->tmax;
   const double per_ch = (double)s->npos / ((double)s->nrows * cg);
   const int64_t win_ch = window_bytes(nph, 16 * (int64_t)s->tmax, s->maxoy, s->wq, s->maxox, 16);
-  const bool zen5 = zen5_rows(s);
-  const int64_t cc = chunk_channels(win_ch, per_ch, cg, zen5 ? SC_SPCONV_ZEN5_WINDOW_BYTES : SC_SPCONV_WINDOW_BYTES,
-                                    zen5 ? SC_SPCONV_ZEN5_MIN_CHUNK_NNZ : SC_SPCONV_MIN_CHUNK_NNZ, zen5);
+  const int64_t cc = chunk_channels(s, win_ch, per_ch, cg, window_budget(s));
   return cc < cg && (double)cc * per_ch < 32.0 ? 8 : s->tmax;
 }
 
@@ -1097,18 +1114,16 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
      1.35-1.41), inputs of 1024 positions or fewer (at 50 %: 512@14
      0.80-1.02, 2048->512@7 0.95-1.13, 512->128@28 0.88-1.06) and windows
      under 80 KB (64->256@56, 1.00). */
-  const bool zen5 = zen5_rows(s);
-  const bool chunk_1x1 = kk == 1 && zen5 && !s->pairs && per_ch >= 0.35 && (int64_t)d->in_h * d->in_w > 1024 &&
+  const bool chunk_1x1 = kk == 1 && zen5_rows(s) && !s->pairs && per_ch >= 0.35 && (int64_t)d->in_h * d->in_w > 1024 &&
                          win_ch * cg > 2 * SC_SPCONV_ZEN5_WINDOW_BYTES;
   const bool whole_1x1 = kk == 1 && sc_isa_supported(SC_ISA_AVX512) && !chunk_1x1;
   const bool whole_one_tile = one_tile && sc_cpu_avx512_halves();
   const bool wide = s->k.lanes == 16 && !whole_1x1 && !whole_one_tile;
-  const int64_t budget = !wide ? 32 * 1024 : zen5 ? SC_SPCONV_ZEN5_WINDOW_BYTES : SC_SPCONV_WINDOW_BYTES;
+  const int64_t budget = wide ? window_budget(s) : 32 * 1024;
   const bool pair_chunks =
       s->pairs && kk > 1 && kk <= 9 && per_ch >= 2.0 && (int64_t)op->out_h * op->out_w > 256;
   if (wide || (!s->pairs && kk > 1) || pair_chunks) {
-    const int64_t cc = chunk_channels(win_ch, per_ch, cg, budget,
-                                      zen5 ? SC_SPCONV_ZEN5_MIN_CHUNK_NNZ : SC_SPCONV_MIN_CHUNK_NNZ, zen5);
+    const int64_t cc = chunk_channels(s, win_ch, per_ch, cg, budget);
     if (cc < cg) {
       s->cc = (int32_t)cc;
       s->nch = (int32_t)((cg + cc - 1) / cc);
