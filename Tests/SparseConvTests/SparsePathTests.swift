@@ -55,6 +55,10 @@ import Testing
         ("channel dense rows, 7x7 split tile-major", EdgeCases.base.inChannels(24).outChannels(40).kernel(3).padding(1).input(7)),
         ("channel dense rows, 7x6", EdgeCases.base.inChannels(9).outChannels(26).kernel(3).padding(1).input(7, 6)),
         ("channel dense rows, 4x5", EdgeCases.base.inChannels(5).outChannels(13).kernel(3).padding(1).input(4, 5)),
+        // kernel-level at 85 % sparsity and up copies several of a thread's row bands
+        // at once (512 KiB of source rows): 160 channels of 64-float rows fit 12 rows,
+        // so the 16-lane bands of 4 output rows go in pairs, each thread's last pair short
+        ("kernel-level bands copied in groups", EdgeCases.base.inChannels(160).outChannels(16).kernel(3).padding(1).input(56)),
     ]
 
     static var allCases: [(String, ConvolutionTester)] { EdgeCases.general + extra }

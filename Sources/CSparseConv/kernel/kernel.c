@@ -75,7 +75,8 @@ typedef struct kc_impl {
      band of Rm output rows at a time into its own buffer of band_floats,
      channels plane_b apart, taps at toff_b. */
   int banded;
-  int32_t hb;
+  int32_t group; /* row bands per copy: a thread copies up to `group` of its bands at once */
+  int32_t hb;    /* source rows of a copy: group * Rm + the kernel's reach */
   size_t plane_b, band_floats;
   int32_t *toff_b;
   sc_kconv_kernels k;
@@ -83,6 +84,11 @@ typedef struct kc_impl {
      direct sparse engine's). */
   sc_spconv_fill_rows1 fill_rows1;
 } kc_impl;
+
+/* Source bytes of one grouped band copy, and the kept-kernel density (in %)
+   up to which bands are grouped (see kc_init). */
+#define KC_GROUP_BYTES (512 * 1024)
+#define KC_GROUP_MAX_DENSITY_PCT 15
 
 /* Per-unit cost of an item besides its taps: bias, activation, store. */
 #define KC_ITEM_COST 2
@@ -176,15 +182,23 @@ static inline int32_t kc_band_row(const kc_impl *im, int32_t OH, int64_t rb) {
   return (int32_t)(rb * OH / im->nbands);
 }
 
-/* Source rows of band rb (phase-plane rows from the band's first output row,
-   hb of them, of every phase of every channel) into buf. */
-static void kc_fill_band(const sc_conv_op *op, const kc_impl *im, const float *in, int64_t rb,
-                         float *buf) {
+/* Source rows of bands [rb0, rb1) (phase-plane rows from band rb0's first
+   output row, of every phase of every channel) into buf. With one phase the
+   copy stops a row past what the bands read (garbage lanes of their last
+   row reach into it); phases of strided layers stay hb rows apart. */
+static void kc_fill_band(const sc_conv_op *op, const kc_impl *im, const float *in, int64_t rb0,
+                         int64_t rb1, float *buf) {
   const sc_conv_desc *d = &op->desc;
   const size_t in_plane = (size_t)d->in_h * d->in_w;
+  const int32_t row0 = kc_band_row(im, op->out_h, rb0);
+  int32_t rows = im->hb;
+  size_t plane = im->plane_b;
+  if (im->sh * im->sw == 1) {
+    rows = SC_MIN(im->hb, kc_band_row(im, op->out_h, rb1) - row0 + (im->hb - im->group * im->Rm) + 1);
+    if (rows < im->hb) plane = (size_t)rows * im->Wph;
+  }
   for (int32_t c = 0; c < d->in_channels; c++)
-    kc_copy_rows(op, im, in + (size_t)c * in_plane, buf + (size_t)c * im->plane_b,
-                 kc_band_row(im, op->out_h, rb), im->hb, im->plane_b);
+    kc_copy_rows(op, im, in + (size_t)c * in_plane, buf + (size_t)c * im->plane_b, row0, rows, plane);
   const size_t used = (size_t)d->in_channels * im->plane_b;
   memset(buf + used, 0, sizeof(float) * (im->band_floats - used));
 }
@@ -194,9 +208,9 @@ static void kc_fill_band(const sc_conv_op *op, const kc_impl *im, const float *i
    that take channel runs (AVX2) then get one call, others one per channel.
    On 3x3 64@56 at 90 % a (tile, channel) item is about 6 kernels, so this
    per-item work weighed as much as a third of the kernels' FMAs. */
-static void kc_run_tile(const sc_conv_op *op, const kc_impl *im, const float *src, float *out,
-                        float *scratch, int64_t ti, int32_t oc0, int32_t nch, const int32_t *kptr,
-                        int32_t accumulate, int32_t finish) {
+static void kc_run_tile(const sc_conv_op *op, const kc_impl *im, const float *src, int32_t src_row,
+                        float *out, float *scratch, int64_t ti, int32_t oc0, int32_t nch,
+                        const int32_t *kptr, int32_t accumulate, int32_t finish) {
   const int32_t OH = op->out_h, OW = op->out_w;
   const size_t out_plane = (size_t)OH * OW;
   const int32_t L = im->lanes;
@@ -217,8 +231,8 @@ static void kc_run_tile(const sc_conv_op *op, const kc_impl *im, const float *sr
     const int32_t c0 = (int32_t)(cc * im->Vm * L);
     R = kc_band_row(im, OH, rb + 1) - oh0;
     cols = SC_MIN(im->Vm * L, OW - c0);
-    /* a band buffer starts at the tile's first row */
-    t.x = src + (im->banded ? 0 : (size_t)oh0 * im->Wph) + c0;
+    /* a band buffer starts at output row src_row's source rows */
+    t.x = src + (size_t)(oh0 - (im->banded ? src_row : 0)) * im->Wph + c0;
     t.row_stride = im->Wph;
     out_off = (size_t)oh0 * OW + c0;
     t.out_stride = OW;
@@ -341,7 +355,8 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
       const float *in = input + (size_t)n * in_img;
       float *out = output + (size_t)n * out_img;
       const float *src = in;
-      int64_t band = -1; /* band in band_buf */
+      int64_t band0 = -1, band1 = -1; /* bands [band0, band1) in band_buf */
+      const int64_t last_band = e > b ? (e - 1) / S / im->nchunks : -1;
       if (im->banded) {
         src = band_buf;
       } else if (!im->direct) {
@@ -378,14 +393,16 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
         while (ti < im->ntiles && ti * S + im->wprefix[oc] < e) {
           int32_t oc_end = oc + 1;
           while (oc_end < OC && ti * S + im->wprefix[oc_end] < e) oc_end++;
-          if (im->banded && ti / im->nchunks != band) {
-            band = ti / im->nchunks;
-            kc_fill_band(op, im, in, band, band_buf);
+          if (im->banded && (ti / im->nchunks < band0 || ti / im->nchunks >= band1)) {
+            band0 = ti / im->nchunks;
+            band1 = SC_MIN(band0 + im->group, last_band + 1);
+            kc_fill_band(op, im, in, band0, band1, band_buf);
           }
+          const int32_t src_row = im->banded ? kc_band_row(im, op->out_h, band0) : 0;
           if (im->direct && op->isa != SC_ISA_SCALAR && im->k.spmm[1][0]) {
             kc_run_spmm(op, im, src, out, ti, oc, oc_end);
           } else if (im->nblk == 1) {
-            kc_run_tile(op, im, src, out, scratch, ti, oc, oc_end - oc, im->row_ptr + oc, 0, 1);
+            kc_run_tile(op, im, src, src_row, out, scratch, ti, oc, oc_end - oc, im->row_ptr + oc, 0, 1);
           } else {
             /* Block-major so one block of input rows serves every channel
                while it is in L1; partial sums wait in the output. */
@@ -394,7 +411,7 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
               for (int32_t c = oc; c < oc_end; c++) {
                 const int32_t *bp = im->bptr + (size_t)c * (nb + 1);
                 if (bp[bl] == bp[bl + 1] && bl != 0 && bl != nb - 1) continue;
-                kc_run_tile(op, im, src, out, scratch, ti, c, 1, bp + bl, bl != 0, bl == nb - 1);
+                kc_run_tile(op, im, src, src_row, out, scratch, ti, c, 1, bp + bl, bl != 0, bl == nb - 1);
               }
           }
           oc = oc_end;
@@ -645,7 +662,25 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
   if (!im->direct && !im->flat) {
     int64_t maxrow = 0;
     for (int32_t y = 0; y < kh; y++) maxrow = SC_MAX(maxrow, ((int64_t)y * d->dilation_h) / im->sh);
-    const int64_t hb = im->Rm + maxrow;
+    /* Sparse layers copy several of a thread's bands at once (up to
+       KC_GROUP_BYTES of source rows): each copy also reads the kernel's reach
+       below its bands, and 3x3 64@56 in bands of 4 rows copied 6 rows per 4,
+       a fifth of a 90 % run. Benchmarks/kernel-probe/ab.sh, Zen 5, 2
+       threads, time grouped / one band per copy, three to five processes,
+       medians, outputs identical: 3x3 64@56 90 % 0.92, 95 % 0.72-0.86, 1
+       thread 0.94, d2 64@56 0.94, 11x11/4 3->96 0.87, ResNeXt 128@56 g32
+       0.78-0.80; 128@28 0.99 and 3x3/2 128@56 1.01 (few bands a thread),
+       VGG 256@56 1.00 (rows too wide to group); AVX2 kernels on the same
+       host 0.975 (64@56), 1.00 (128@28). Grouped at 75 % 0.99-1.02 and at
+       50 % 1.03 (the kernels' own reads outweigh the copy there), so denser
+       layers keep one band per copy. */
+    int64_t group = 1;
+    if (nnz * 100 <= (int64_t)OC * cg * KC_GROUP_MAX_DENSITY_PCT) {
+      const double row_bytes = (double)sizeof(float) * d->in_channels * im->sh * im->sw * im->Wph;
+      const int64_t rows_fit = (int64_t)(KC_GROUP_BYTES / row_bytes);
+      group = SC_MIN(SC_MAX((int64_t)1, (rows_fit - maxrow) / im->Rm), (int64_t)im->nbands);
+    }
+    const int64_t hb = group * im->Rm + maxrow;
     const int64_t plane_b = ((int64_t)im->sh * im->sw * hb * im->Wph + 15) & ~(int64_t)15;
     int64_t max_toff_b = 0;
     im->toff_b = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)kk);
@@ -659,9 +694,10 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
         max_toff_b = SC_MAX(max_toff_b, off);
       }
     /* a tile reads up to Rm - 1 rows below its first, nchunks*Vm*L columns */
-    const int64_t max_read_b = (int64_t)(im->Rm - 1) * im->Wph + im->nchunks * im->Vm * L;
+    const int64_t max_read_b = (group * im->Rm - 1) * im->Wph + im->nchunks * im->Vm * L;
     const int64_t need = (int64_t)(d->in_channels - 1) * plane_b + max_toff_b + max_read_b + 16;
     im->banded = 1;
+    im->group = (int32_t)group;
     im->hb = (int32_t)hb;
     im->plane_b = (size_t)plane_b;
     im->band_floats = (size_t)SC_MAX(need, (int64_t)d->in_channels * plane_b);
