@@ -71,12 +71,14 @@ typedef struct kc_impl {
   int32_t nblk;      /* input-channel blocks (direct 1x1 only; else 1) */
   int32_t *bptr;     /* [out_channels][nblk + 1] kernel index where each block starts */
   int64_t ntiles, nchunks, qend;
-  /* Banded source (row tiles): each thread copies the hb source rows of one
-     band of Rm output rows at a time into its own buffer of band_floats,
-     channels plane_b apart, taps at toff_b. */
+  /* Banded source (row tiles): each thread copies the source rows of up to
+     `group` of its bands of Rm output rows at a time (hb rows: group * Rm +
+     reach) into its own buffer of band_floats, channels plane_b apart, taps
+     at toff_b. */
   int banded;
-  int32_t group; /* row bands per copy: a thread copies up to `group` of its bands at once */
-  int32_t hb;    /* source rows of a copy: group * Rm + the kernel's reach */
+  int32_t group;
+  int32_t reach; /* phase-plane rows a tile reads below its last output row */
+  int32_t hb;
   size_t plane_b, band_floats;
   int32_t *toff_b;
   sc_kconv_kernels k;
@@ -194,7 +196,7 @@ static void kc_fill_band(const sc_conv_op *op, const kc_impl *im, const float *i
   int32_t rows = im->hb;
   size_t plane = im->plane_b;
   if (im->sh * im->sw == 1) {
-    rows = SC_MIN(im->hb, kc_band_row(im, op->out_h, rb1) - row0 + (im->hb - im->group * im->Rm) + 1);
+    rows = SC_MIN(im->hb, kc_band_row(im, op->out_h, rb1) - row0 + im->reach + 1);
     if (rows < im->hb) plane = (size_t)rows * im->Wph;
   }
   for (int32_t c = 0; c < d->in_channels; c++)
@@ -231,8 +233,8 @@ static void kc_run_tile(const sc_conv_op *op, const kc_impl *im, const float *sr
     const int32_t c0 = (int32_t)(cc * im->Vm * L);
     R = kc_band_row(im, OH, rb + 1) - oh0;
     cols = SC_MIN(im->Vm * L, OW - c0);
-    /* a band buffer starts at output row src_row's source rows */
-    t.x = src + (size_t)(oh0 - (im->banded ? src_row : 0)) * im->Wph + c0;
+    /* src holds the source rows from output row src_row on (0 unbanded) */
+    t.x = src + (size_t)(oh0 - src_row) * im->Wph + c0;
     t.row_stride = im->Wph;
     out_off = (size_t)oh0 * OW + c0;
     t.out_stride = OW;
@@ -356,6 +358,7 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
       float *out = output + (size_t)n * out_img;
       const float *src = in;
       int64_t band0 = -1, band1 = -1; /* bands [band0, band1) in band_buf */
+      int32_t src_row = 0;           /* first output row of band0 */
       const int64_t last_band = e > b ? (e - 1) / S / im->nchunks : -1;
       if (im->banded) {
         src = band_buf;
@@ -397,8 +400,8 @@ static sc_status kc_run(const sc_conv_op *op, int32_t batch, const float *input,
             band0 = ti / im->nchunks;
             band1 = SC_MIN(band0 + im->group, last_band + 1);
             kc_fill_band(op, im, in, band0, band1, band_buf);
+            src_row = kc_band_row(im, op->out_h, band0);
           }
-          const int32_t src_row = im->banded ? kc_band_row(im, op->out_h, band0) : 0;
           if (im->direct && op->isa != SC_ISA_SCALAR && im->k.spmm[1][0]) {
             kc_run_spmm(op, im, src, out, ti, oc, oc_end);
           } else if (im->nblk == 1) {
@@ -655,8 +658,8 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
     im->ntiles = (int64_t)im->nbands * im->nchunks;
     max_read = (int64_t)(OH - 1) * im->Wph + im->nchunks * im->Vm * L;
   }
-  /* Row tiles read a band of hb source rows per band of Rm output rows: each
-     thread copies one band at a time into its own buffer, which stays in its
+  /* Row tiles read hb source rows per group of bands of Rm output rows: each
+     thread copies one group at a time into its own buffer, which stays in its
      cache. A whole padded copy of the input made each run write and re-read
      it through memory (3x3 64@56, 90 %: a third of the run). */
   if (!im->direct && !im->flat) {
@@ -693,11 +696,12 @@ sc_status sc_kernel_init(sc_conv_op *op, const float *weight, const uint8_t *mas
         im->toff_b[y * kw + x] = (int32_t)off;
         max_toff_b = SC_MAX(max_toff_b, off);
       }
-    /* a tile reads up to Rm - 1 rows below its first, nchunks*Vm*L columns */
+    /* a tile reads up to group * Rm - 1 rows below the buffer's first, nchunks*Vm*L columns */
     const int64_t max_read_b = (group * im->Rm - 1) * im->Wph + im->nchunks * im->Vm * L;
     const int64_t need = (int64_t)(d->in_channels - 1) * plane_b + max_toff_b + max_read_b + 16;
     im->banded = 1;
     im->group = (int32_t)group;
+    im->reach = (int32_t)maxrow;
     im->hb = (int32_t)hb;
     im->plane_b = (size_t)plane_b;
     im->band_floats = (size_t)SC_MAX(need, (int64_t)d->in_channels * plane_b);
