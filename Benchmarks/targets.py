@@ -13,6 +13,7 @@ DeepSparse 1.8 comparison from the issue (unstructured 90 %, same machine
 kind, 2 cores).
 """
 import json
+import os
 import statistics
 import sys
 
@@ -69,11 +70,37 @@ def layer_speedups(by, layer):
     return base, cells
 
 
+def host_summary(records):
+    """One line on whether the threads had whole cores around the target layers
+    (compare_onnxruntime.py --interleave samples host-check before and after
+    each layer), or None for a run without those samples."""
+    samples = {}
+    for r in records:
+        if r.get("layer") in TARGET_LAYERS:
+            for k in ("host_before", "host_after"):
+                if r.get(k):
+                    samples[(r["layer"], k)] = r[k]
+    if not samples:
+        return None
+    cores = sorted(v["cores_median"] for v in samples.values())
+    shared = sorted(((v["shared_fraction"], layer) for (layer, _), v in samples.items()), reverse=True)
+    worst = [f"{layer} {f * 100:.0f} %" for f, layer in shared[:3] if f > 0.05]
+    l3 = sorted(v["l3_read_gbs"] for v in samples.values() if v.get("l3_read_gbs"))
+    l3_text = f", L3 reads {statistics.median(l3):.0f} GB/s (lowest {l3[0]:.0f})" if l3 else ""
+    return (f"host-check around the target layers: threads' FMA rate {statistics.median(cores):.2f} cores "
+            f"(median of {len(cores)} samples, lowest {cores[0]:.2f}){l3_text}; "
+            + ("samples with the threads sharing a core: " + ", ".join(worst) if worst
+               else "no sample had over 5 % of its time with the threads sharing a core"))
+
+
 def main(path):
     records = [r for r in json.load(open(path)) if r.get("layer")]
     by = Lookup(records)
     machine = records[0].get("machine", {}) if records else {}
     print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  threads: {records[0].get('threads') if records else '?'}")
+    host = host_summary(records)
+    if host:
+        print(host)
     print("speedup = baseline ms / sparse ms, baseline = min(our dense, ONNX Runtime dense) in the same run\n")
     header = f"{'layer':30s} {'base ms':>8s}  " + "  ".join(f"{g + ' 90%':>14s}" for g in TARGETS_90) + f"  {'block 75%':>10s}"
     print(header)
@@ -135,7 +162,7 @@ def speedups(path):
         found = layer_speedups(by, layer)
         for column, value in (found[1].items() if found else ()):
             out[(layer, column)] = value
-    return out, records[0].get("machine", {}) if records else {}
+    return out, records[0].get("machine", {}) if records else {}, host_summary(records)
 
 
 def main_runs(paths):
@@ -146,6 +173,9 @@ def main_runs(paths):
     runs = [speedups(p) for p in paths]
     machine = runs[0][1]
     print(f"CPU: {machine.get('cpu')}  ISA: {machine.get('isa')}  runs: {len(paths)}")
+    for path, (_, _, host) in zip(paths, runs):
+        if host:
+            print(f"{os.path.basename(path)}: {host}")
     print("each cell: median over the runs of (baseline ms / sparse ms) within one run, [min-max];"
           "\nbaseline = min(our dense, ONNX Runtime dense) in that run\n")
     columns = list(TARGETS_90) + ["block 75%"]
@@ -154,11 +184,11 @@ def main_runs(paths):
     for layer in TARGET_LAYERS:
         cells = []
         for c in columns:
-            vals = sorted(run[(layer, c)][0] for run, _ in runs if (layer, c) in run)
+            vals = sorted(run[(layer, c)][0] for run, _, _ in runs if (layer, c) in run)
             if not vals:
                 cells.append(f"{'-':>24s}")
                 continue
-            target = next(run[(layer, c)][1] for run, _ in runs if (layer, c) in run)
+            target = next(run[(layer, c)][1] for run, _, _ in runs if (layer, c) in run)
             m = statistics.median(vals)
             ok = m >= target
             met[c] += ok
