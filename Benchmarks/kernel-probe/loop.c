@@ -12,6 +12,11 @@
  * 8-lane): independent FMA chains on registers, no loads.
  * ALIGN=1 rounds every position down to a vector boundary (no line splits;
  * 8 floats for the AVX2 loops, 16 for the AVX-512 ones).
+ * Where the CPU has AVX-512 it also times the single and pair loops built
+ * from aligned loads only (the engine's single_aligned / pair_aligned):
+ * each vector put together from the two aligned vectors around it, by a
+ * two-source permute or by valignd (positions sorted by p % 16, as the
+ * engine sorts them).
  */
 #include <immintrin.h>
 #include <stdint.h>
@@ -87,6 +92,98 @@ __attribute__((noinline, target("avx512f"))) static void pair12(const int32_t *i
   }
 }
 
+/* single16 from aligned loads only: vector v of a position p = 16a + s is
+   lanes [s, s + 16) of the aligned pair (A[a + v], A[a + v + 1]), put
+   together by a two-source permute (one shuffle per vector, no line splits). */
+__attribute__((noinline, target("avx512f"))) static void single16_perm(const int32_t *idx, const float *w,
+                                                                   const float *in, int n, float *out) {
+  __m512 acc[16];
+  for (int v = 0; v < 16; v++) acc[v] = _mm512_setzero_ps();
+  const __m512i iota = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  for (int k = 0; k < n; k++) {
+    const float *p = in + (idx[k] & ~15);
+    const __m512i sel = _mm512_add_epi32(iota, _mm512_set1_epi32(idx[k] & 15));
+    const __m512 wv = _mm512_set1_ps(w[k]);
+    __m512 lo = _mm512_load_ps(p);
+    for (int v = 0; v < 16; v++) {
+      const __m512 hi = _mm512_load_ps(p + 16 * (v + 1));
+      acc[v] = _mm512_fmadd_ps(_mm512_permutex2var_ps(lo, sel, hi), wv, acc[v]);
+      lo = hi;
+    }
+  }
+  for (int v = 0; v < 16; v++) _mm512_storeu_ps(out + 16 * v, acc[v]);
+}
+
+/* The same with valignd: its shift is an immediate, so the positions come
+   sorted by p % 16 (runs[s] of them) and each run has its own loop. */
+#define SC_ALIGN_RUN(S)                                                                         \
+  case S:                                                                                       \
+    for (; k < end; k++) {                                                                      \
+      const float *p = in + (idx[k] & ~15);                                                     \
+      const __m512 wv = _mm512_set1_ps(w[k]);                                                   \
+      __m512i lo = _mm512_castps_si512(_mm512_load_ps(p));                                      \
+      for (int v = 0; v < 16; v++) {                                                            \
+        const __m512i hi = _mm512_castps_si512(_mm512_load_ps(p + 16 * (v + 1)));               \
+        acc[v] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, S)), wv, acc[v]); \
+        lo = hi;                                                                                \
+      }                                                                                         \
+    }                                                                                           \
+    break;
+#define SC_ALIGN_PAIR_RUN(S)                                                                    \
+  case S:                                                                                       \
+    for (; k < end; k++) {                                                                      \
+      const float *p = in + (idx[k] & ~15);                                                     \
+      const __m512 w0 = _mm512_set1_ps(w[2 * k]), w1 = _mm512_set1_ps(w[2 * k + 1]);            \
+      __m512i lo = _mm512_castps_si512(_mm512_load_ps(p));                                      \
+      for (int v = 0; v < 12; v++) {                                                            \
+        const __m512i hi = _mm512_castps_si512(_mm512_load_ps(p + 16 * (v + 1)));               \
+        const __m512 x = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, S));                   \
+        a0[v] = _mm512_fmadd_ps(x, w0, a0[v]);                                                  \
+        a1[v] = _mm512_fmadd_ps(x, w1, a1[v]);                                                  \
+        lo = hi;                                                                                \
+      }                                                                                         \
+    }                                                                                           \
+    break;
+static int sorted_runs[17];
+__attribute__((noinline, target("avx512f"))) static void pair12_align(const int32_t *idx, const float *w,
+                                                                  const float *in, int n, float *out) {
+  (void)n;
+  __m512 a0[12], a1[12];
+  for (int v = 0; v < 12; v++) a0[v] = a1[v] = _mm512_setzero_ps();
+  int k = 0;
+  for (int s = 0; s < 16; s++) {
+    const int end = sorted_runs[s + 1];
+    switch (s) {
+      SC_ALIGN_PAIR_RUN(0) SC_ALIGN_PAIR_RUN(1) SC_ALIGN_PAIR_RUN(2) SC_ALIGN_PAIR_RUN(3)
+      SC_ALIGN_PAIR_RUN(4) SC_ALIGN_PAIR_RUN(5) SC_ALIGN_PAIR_RUN(6) SC_ALIGN_PAIR_RUN(7)
+      SC_ALIGN_PAIR_RUN(8) SC_ALIGN_PAIR_RUN(9) SC_ALIGN_PAIR_RUN(10) SC_ALIGN_PAIR_RUN(11)
+      SC_ALIGN_PAIR_RUN(12) SC_ALIGN_PAIR_RUN(13) SC_ALIGN_PAIR_RUN(14) SC_ALIGN_PAIR_RUN(15)
+    }
+  }
+  for (int v = 0; v < 12; v++) {
+    _mm512_storeu_ps(out + 16 * v, a0[v]);
+    _mm512_storeu_ps(out + 192 + 16 * v, a1[v]);
+  }
+}
+#undef SC_ALIGN_PAIR_RUN
+__attribute__((noinline, target("avx512f"))) static void single16_align(const int32_t *idx, const float *w,
+                                                                    const float *in, int n, float *out) {
+  (void)n;
+  __m512 acc[16];
+  for (int v = 0; v < 16; v++) acc[v] = _mm512_setzero_ps();
+  int k = 0;
+  for (int s = 0; s < 16; s++) {
+    const int end = sorted_runs[s + 1];
+    switch (s) {
+      SC_ALIGN_RUN(0) SC_ALIGN_RUN(1) SC_ALIGN_RUN(2) SC_ALIGN_RUN(3) SC_ALIGN_RUN(4) SC_ALIGN_RUN(5)
+      SC_ALIGN_RUN(6) SC_ALIGN_RUN(7) SC_ALIGN_RUN(8) SC_ALIGN_RUN(9) SC_ALIGN_RUN(10) SC_ALIGN_RUN(11)
+      SC_ALIGN_RUN(12) SC_ALIGN_RUN(13) SC_ALIGN_RUN(14) SC_ALIGN_RUN(15)
+    }
+  }
+  for (int v = 0; v < 16; v++) _mm512_storeu_ps(out + 16 * v, acc[v]);
+}
+#undef SC_ALIGN_RUN
+
 /* Twelve independent chains cover the FMA latency of two pipes (4 cycles x 2
    on the CPUs measured here). Returns FMAs per ns. */
 #define SC_PEAK_LOOP(NAME, TARGET, VEC, SET1, FMA, REDUCE_LANE)                                 \
@@ -140,15 +237,30 @@ int main(int argc, char **argv) {
     printf("FMA peak (%d lanes, one core): %.2f FMA/ns, %.1f GFLOP/s\n", kinds == 4 ? 16 : 8, best,
            best * 2.0 * (kinds == 4 ? 16 : 8));
   }
-  const loop_fn fn[4] = {single8, pair6, single16, pair12};
-  const double fmas_per_pos[4] = {8.0, 12.0, 16.0, 24.0};
-  const char *name[4] = {"single x8 (AVX2)    ", "pair x6 (AVX2)      ", "single x16 (AVX-512)",
-                         "pair x12 (AVX-512)  "};
-  for (int kind = 0; kind < kinds; kind++) {
+  /* positions sorted by p % 16 for single16_align */
+  int32_t *idx_sorted = malloc(sizeof(int32_t) * n);
+  if (!idx_sorted) return 1;
+  {
+    int k = 0;
+    for (int sft = 0; sft < 16; sft++) {
+      sorted_runs[sft] = k;
+      for (int i = 0; i < n; i++)
+        if ((idx[i] & 15) == sft) idx_sorted[k++] = idx[i];
+    }
+    sorted_runs[16] = k;
+  }
+  const int kinds_all = kinds == 4 ? 7 : 2;
+  const loop_fn fn[7] = {single8, pair6, single16, pair12, single16_perm, single16_align, pair12_align};
+  const double fmas_per_pos[7] = {8.0, 12.0, 16.0, 24.0, 16.0, 16.0, 24.0};
+  const char *name[7] = {"single x8 (AVX2)    ", "pair x6 (AVX2)      ", "single x16 (AVX-512)",
+                         "pair x12 (AVX-512)  ", "single x16 permute  ", "single x16 valignd  ",
+                         "pair x12 valignd    "};
+  for (int kind = 0; kind < kinds_all; kind++) {
     double best = 1e9;
     for (int r = 0; r < 200; r++) {
       const double t = now();
-      for (int j = 0; j < 10; j++) fn[kind](kind < 2 ? idx : idx16, w, in, n, out);
+      for (int j = 0; j < 10; j++)
+        fn[kind](kind < 2 ? idx : kind < 4 ? idx16 : kind == 4 ? idx : idx_sorted, w, in, n, out);
       const double d = now() - t;
       if (d < best) best = d;
     }
