@@ -53,6 +53,149 @@ static SC_AI SC_TARGET_AVX512 void single_avx512(const sc_spconv_args *a, const 
   for (int v = 0; v < T; v++) store_avx512(acc[v], a, v, a->out0, lo, hi);
 }
 
+/* The positions from k on whose element offset from a 64-byte boundary is S
+   floats (mis = the tile's own offset), while it stays S: the aligned
+   vectors A[0..T] around a position's T vectors are loaded once each and
+   vector v is lanes [S, S + 16) of (A[v], A[v + 1]). Lanes outside what
+   the unaligned loads would read are masked off (m0: A[0] below S; mlo,
+   mhi: A[T - 1], A[T] past the tile's last lane), so no byte outside them
+   is read. A macro: valignd's shift must be a constant. */
+#define SC_SINGLE_RUN(S)                                                                   \
+  do {                                                                                      \
+    const float *ip = in + idx[k] - (S);                                                    \
+    const __m512 wv = _mm512_set1_ps(w[k]);                                                 \
+    if ((S) == 0) {                                                                         \
+      _Pragma("clang loop unroll(full)") for (int v = 0; v < T - 1; v++)                    \
+        acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(ip + 16 * v), wv, acc[v]);                 \
+      acc[T - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mlo, ip + 16 * (T - 1)), wv, acc[T - 1]); \
+    } else {                                                                                \
+      __m512i lo = _mm512_maskz_loadu_epi32(T == 1 ? (__mmask16)(m0 & mlo) : m0, ip);       \
+      _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                      \
+        __m512i hi;                                                                         \
+        if (v + 1 < T - 1) hi = _mm512_loadu_si512((const void *)(ip + 16 * (v + 1)));      \
+        else if (v + 1 == T - 1) hi = _mm512_maskz_loadu_epi32(mlo, ip + 16 * (v + 1));     \
+        else hi = _mm512_maskz_loadu_epi32(mhi, ip + 16 * T);                               \
+        acc[v] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, (S))), wv, acc[v]); \
+        lo = hi;                                                                            \
+      }                                                                                     \
+    }                                                                                       \
+    k++;                                                                                    \
+  } while (k < n && ((mis + (uint32_t)idx[k]) & 15u) == (uint32_t)(S))
+
+static SC_AI SC_TARGET_AVX512 void single_aligned_avx512(const sc_spconv_args *a, const int T) {
+  __m512 acc[SC_SPCONV_TMAX];
+  if (a->pin) {
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) acc[v] = _mm512_load_ps(a->pin + 16 * v);
+  } else {
+    const __m512 b = _mm512_set1_ps(a->b0);
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) acc[v] = b;
+  }
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  const uint32_t mis = (uint32_t)(((uintptr_t)in >> 2) & 15u);
+  const uint32_t lastn = (uint32_t)a->lastn;
+  const int64_t n = a->nnz;
+  for (int64_t k = 0; k < n;) {
+    const uint32_t S = (mis + (uint32_t)idx[k]) & 15u, top = S + lastn;
+    const __mmask16 m0 = (__mmask16)(0xFFFFu << S);
+    const __mmask16 mlo = (__mmask16)(top >= 16 ? 0xFFFFu : (1u << top) - 1u);
+    const __mmask16 mhi = (__mmask16)(top > 16 ? (1u << (top - 16)) - 1u : 0u);
+    switch (S) {
+#define SC_RUN(X)                                                                         \
+  case X:                                                                                 \
+    SC_SINGLE_RUN(X);                                                                    \
+    break;
+      SC_RUN(0) SC_RUN(1) SC_RUN(2) SC_RUN(3) SC_RUN(4) SC_RUN(5) SC_RUN(6) SC_RUN(7)
+      SC_RUN(8) SC_RUN(9) SC_RUN(10) SC_RUN(11) SC_RUN(12) SC_RUN(13) SC_RUN(14) SC_RUN(15)
+#undef SC_RUN
+    }
+  }
+#undef SC_SINGLE_RUN
+  if (a->pout) {
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) _mm512_store_ps(a->pout + 16 * v, acc[v]);
+    return;
+  }
+  const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
+  _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) store_avx512(acc[v], a, v, a->out0, lo, hi);
+}
+
+/* pair_avx512 from aligned loads, as single_aligned_avx512 (SC_SINGLE_RUN). */
+#define SC_PAIR_RUN(S)                                                                      \
+  do {                                                                                      \
+    const float *ip = in + idx[k] - (S);                                                    \
+    const __m512 w0 = _mm512_set1_ps(w[2 * k]), w1 = _mm512_set1_ps(w[2 * k + 1]);          \
+    if ((S) == 0) {                                                                         \
+      _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                      \
+        const __m512 x = v < T - 1 ? _mm512_loadu_ps(ip + 16 * v)                           \
+                                   : _mm512_maskz_loadu_ps(mlo, ip + 16 * v);               \
+        acc0[v] = _mm512_fmadd_ps(x, w0, acc0[v]);                                          \
+        acc1[v] = _mm512_fmadd_ps(x, w1, acc1[v]);                                          \
+      }                                                                                     \
+    } else {                                                                                \
+      __m512i lo = _mm512_maskz_loadu_epi32(T == 1 ? (__mmask16)(m0 & mlo) : m0, ip);       \
+      _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                      \
+        __m512i hi;                                                                         \
+        if (v + 1 < T - 1) hi = _mm512_loadu_si512((const void *)(ip + 16 * (v + 1)));      \
+        else if (v + 1 == T - 1) hi = _mm512_maskz_loadu_epi32(mlo, ip + 16 * (v + 1));     \
+        else hi = _mm512_maskz_loadu_epi32(mhi, ip + 16 * T);                               \
+        const __m512 x = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, (S)));             \
+        acc0[v] = _mm512_fmadd_ps(x, w0, acc0[v]);                                          \
+        acc1[v] = _mm512_fmadd_ps(x, w1, acc1[v]);                                          \
+        lo = hi;                                                                            \
+      }                                                                                     \
+    }                                                                                       \
+    k++;                                                                                    \
+  } while (k < n && ((mis + (uint32_t)idx[k]) & 15u) == (uint32_t)(S))
+
+static SC_AI SC_TARGET_AVX512 void pair_aligned_avx512(const sc_spconv_args *a, const int T) {
+  __m512 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
+  if (a->pin) {
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {
+      acc0[v] = _mm512_load_ps(a->pin + 16 * v);
+      acc1[v] = _mm512_load_ps(a->pin + 16 * (T + v));
+    }
+  } else {
+    const __m512 b0 = _mm512_set1_ps(a->b0), b1 = _mm512_set1_ps(a->b1);
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {
+      acc0[v] = b0;
+      acc1[v] = b1;
+    }
+  }
+  const int32_t *idx = a->idx;
+  const float *w = a->w;
+  const float *in = a->in;
+  const uint32_t mis = (uint32_t)(((uintptr_t)in >> 2) & 15u);
+  const uint32_t lastn = (uint32_t)a->lastn;
+  const int64_t n = a->nnz;
+  for (int64_t k = 0; k < n;) {
+    const uint32_t S = (mis + (uint32_t)idx[k]) & 15u, top = S + lastn;
+    const __mmask16 m0 = (__mmask16)(0xFFFFu << S);
+    const __mmask16 mlo = (__mmask16)(top >= 16 ? 0xFFFFu : (1u << top) - 1u);
+    const __mmask16 mhi = (__mmask16)(top > 16 ? (1u << (top - 16)) - 1u : 0u);
+    switch (S) {
+#define SC_RUN(X)                                                                         \
+  case X:                                                                                 \
+    SC_PAIR_RUN(X);                                                                       \
+    break;
+      SC_RUN(0) SC_RUN(1) SC_RUN(2) SC_RUN(3) SC_RUN(4) SC_RUN(5) SC_RUN(6) SC_RUN(7)
+      SC_RUN(8) SC_RUN(9) SC_RUN(10) SC_RUN(11) SC_RUN(12) SC_RUN(13) SC_RUN(14) SC_RUN(15)
+#undef SC_RUN
+    }
+  }
+  if (a->pout) {
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {
+      _mm512_store_ps(a->pout + 16 * v, acc0[v]);
+      _mm512_store_ps(a->pout + 16 * (T + v), acc1[v]);
+    }
+    return;
+  }
+  const __m512 lo = _mm512_set1_ps(a->lo), hi = _mm512_set1_ps(a->hi);
+  _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) store_avx512(acc0[v], a, v, a->out0, lo, hi);
+  _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) store_avx512(acc1[v], a, v, a->out1, lo, hi);
+}
+#undef SC_PAIR_RUN
+
 static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const int T) {
   __m512 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
   if (a->pin) {
@@ -149,8 +292,14 @@ SC_DENSE_DEF(6)
   static SC_TARGET_AVX512 void f32_spconv_##P##x1__avx512(const sc_spconv_args *a) {        \
     single_avx512(a, T);                                                                     \
   }                                                                                          \
+  static SC_TARGET_AVX512 void f32_spconv_##P##x1_aligned__avx512(const sc_spconv_args *a) { \
+    single_aligned_avx512(a, T);                                                             \
+  }                                                                                          \
   static SC_TARGET_AVX512 void f32_spconv_##P##x2__avx512(const sc_spconv_args *a) {        \
     pair_avx512(a, T);                                                                       \
+  }                                                                                          \
+  static SC_TARGET_AVX512 void f32_spconv_##P##x2_aligned__avx512(const sc_spconv_args *a) { \
+    pair_aligned_avx512(a, T);                                                               \
   }
 SC_DEF(16, 1)
 SC_DEF(32, 2)
@@ -215,7 +364,9 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
   k->tmax_pair = 12;
 #define SC_SET(P, T)                                                                         \
   k->single[T] = f32_spconv_##P##x1__avx512;                                                 \
-  k->pair[T] = f32_spconv_##P##x2__avx512;
+  k->single_aligned[T] = f32_spconv_##P##x1_aligned__avx512;                                 \
+  k->pair[T] = f32_spconv_##P##x2__avx512;                                                   \
+  k->pair_aligned[T] = f32_spconv_##P##x2_aligned__avx512;
   SC_SET(16, 1) SC_SET(32, 2) SC_SET(48, 3) SC_SET(64, 4)
   SC_SET(80, 5) SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8)
   SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11) SC_SET(192, 12)

@@ -1161,6 +1161,48 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
   return SC_OK;
 }
 
+/* The kernels from aligned loads (single_aligned, pair_aligned) jump to
+   another loop where the offset from a 64-byte boundary changes from one
+   position to the next: each row's positions (each chunk's, chunked) are
+   put in runs of equal idx % 16, in their order within a run (a stable
+   counting sort; values move with them). A tile's own offset adds the same
+   amount to every position, so they stay runs. */
+static sc_status sort_by_shift(sc_spconv *s) {
+  int64_t most = 0;
+  for (int32_t r = 0; r < s->nrows; r++) most = SC_MAX(most, (int64_t)s->rows[r].nnz);
+  int32_t *ti = (int32_t *)sc_aligned_alloc(sizeof(int32_t) * (size_t)SC_MAX(most, 1));
+  float *tv = (float *)sc_aligned_alloc(sizeof(float) * 2 * (size_t)SC_MAX(most, 1));
+  if (!ti || !tv) {
+    sc_aligned_free(ti);
+    sc_aligned_free(tv);
+    return SC_OUT_OF_MEMORY;
+  }
+  for (int32_t r = 0; r < s->nrows; r++) {
+    const sc_spconv_row *row = &s->rows[r];
+    if (row->nc) continue;
+    const int per = row->c1 >= 0 ? 2 : 1;
+    for (int32_t c = 0; c < s->nch; c++) {
+      const int32_t a = s->nch > 1 ? s->cstart[(int64_t)r * (s->nch + 1) + c] : 0;
+      const int32_t b = s->nch > 1 ? s->cstart[(int64_t)r * (s->nch + 1) + c + 1] : row->nnz;
+      int32_t *ip = s->idx + row->first + a;
+      float *vp = s->val + row->vfirst + (int64_t)per * a;
+      int32_t start[17] = {0};
+      for (int32_t k = 0; k < b - a; k++) start[(ip[k] & 15) + 1]++;
+      for (int32_t i = 0; i < 16; i++) start[i + 1] += start[i];
+      for (int32_t k = 0; k < b - a; k++) {
+        const int32_t to = start[ip[k] & 15]++;
+        ti[to] = ip[k];
+        for (int j = 0; j < per; j++) tv[(int64_t)per * to + j] = vp[(int64_t)per * k + j];
+      }
+      memcpy(ip, ti, sizeof(int32_t) * (size_t)(b - a));
+      memcpy(vp, tv, sizeof(float) * (size_t)per * (size_t)(b - a));
+    }
+  }
+  sc_aligned_free(ti);
+  sc_aligned_free(tv);
+  return SC_OK;
+}
+
 /* Dense rows per group of og output channels: as few as hold SC_SPCONV_RMAX
    channels each (sizes spread evenly). One more row to make the count even
    for two threads (rows of 4: 8 accumulator chains) was 3-8 % slower. */
@@ -1366,6 +1408,33 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
   if (st != SC_OK) {
     spconv_destroy(s);
     return st;
+  }
+  /* Zen 5, rows run whole (no input-channel chunks) over tiles of 6 vectors
+     or more: single and pair rows load their vectors aligned and shift
+     them into place (single_aligned, pair_aligned) instead of loading each
+     across two cache lines. The loop probe (Benchmarks/kernel-probe/loop.c,
+     from L1) ran one channel x 16 vectors at 5.9 FMA/ns that way against
+     4.1, a pair x 12 at 8.5 against 7.7. ab.sh, 2 threads, 90 %, time
+     aligned / before, three to five processes, medians: element-wise 1x1
+     512@14 0.85, 1024->256@14 0.93, 512->128@28 0.89, 256->64@56 0.97
+     (its planes are whole vectors: most loads were aligned already), 75 %
+     1024->256@14 0.95, 95 % 512@14 0.92; 1x2 blocks 1x1 1024->256@14 0.93,
+     512@14 0.95, 256->64@56 1.01. Chunked rows sort within each chunk,
+     into runs of 2-3 positions, and lost (element-wise 3x3 512@7 1.35,
+     256@14 0.98-1.07 by the build), as did 4-vector tiles (1x1
+     2048->512@7 1.07) and rows of under 8 positions, where a jump comes
+     every position or two (ResNeXt 3x3 128@56 g32, 3.6 a row: 1.036).
+     Also faster: AlexNet 11x11/4 3->96, element-wise 0.91, 1x2 blocks
+     0.93; MobileNet 1x1 128@56 element-wise 0.92. */
+  if (!dense && s->k.single_aligned[1] && zen5_rows(s) && s->nch == 1 &&
+      s->band[0].nvec >= 6 * s->band[0].ntiles && s->npos >= 8 * (int64_t)s->nrows) {
+    st = sort_by_shift(s);
+    if (st != SC_OK) {
+      spconv_destroy(s);
+      return st;
+    }
+    memcpy(s->k.single, s->k.single_aligned, sizeof(s->k.single));
+    memcpy(s->k.pair, s->k.pair_aligned, sizeof(s->k.pair));
   }
   /* cost: FMAs per position plus a per-row constant for the stores */
   int64_t acc = 0;

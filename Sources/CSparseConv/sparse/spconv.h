@@ -81,7 +81,15 @@ typedef struct sc_spconv_kernels {
   int32_t tmax_single; /* tile used when every row is single */
   int32_t tmax_pair;   /* tile used when rows are pairs */
   sc_spconv_ukernel single[SC_SPCONV_TMAX + 1];
+  /* Single rows from aligned loads only (AVX-512; NULL elsewhere): a
+     position's vector is put together from the two aligned vectors around
+     it (valignd), so no load splits a cache line. Any order of positions
+     gives the right sums, but each change of idx % 16 from one position to
+     the next costs a jump, so spconv.c sorts a row's positions by it
+     (sort_by_shift). */
+  sc_spconv_ukernel single_aligned[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
+  sc_spconv_ukernel pair_aligned[SC_SPCONV_TMAX + 1]; /* pair from aligned loads, as single_aligned */
   /* Dense rows: dense[R][T] computes R channels (w: [nnz][R]) over a tile
      of T vectors, tmax_dense of them, or tmax_dense + 1 where a band's
      vector count is not a multiple (fewer in a band of tmax_dense + 2 to
