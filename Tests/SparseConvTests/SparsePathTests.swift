@@ -59,6 +59,12 @@ import Testing
         // at once (512 KiB of source rows): 160 channels of 64-float rows fit 12 rows,
         // so the 16-lane bands of 4 output rows go in pairs, each thread's last pair short
         ("kernel-level bands copied in groups", EdgeCases.base.inChannels(160).outChannels(16).kernel(3).padding(1).input(56)),
+        // Zen 5 runs whole rows of 1x1 layers from aligned loads shifted into place
+        // (single_aligned, pair_aligned): 169-float planes put the positions at all 16
+        // offsets from a 64-byte boundary, and a 161-channel image ends 9 floats off
+        // one, so each image of the batch starts its tiles at another offset (0, 9, 2;
+        // the sums do not depend on it, the masked loads' bounds do)
+        ("aligned loads: 1x1 13x13, every offset, batch 3", EdgeCases.base.inChannels(161).outChannels(21).kernel(1).input(13).batch(3)),
     ]
 
     static var allCases: [(String, ConvolutionTester)] { EdgeCases.general + extra }
