@@ -292,14 +292,8 @@ SC_DENSE_DEF(6)
   static SC_TARGET_AVX512 void f32_spconv_##P##x1__avx512(const sc_spconv_args *a) {        \
     single_avx512(a, T);                                                                     \
   }                                                                                          \
-  static SC_TARGET_AVX512 void f32_spconv_##P##x1_aligned__avx512(const sc_spconv_args *a) { \
-    single_aligned_avx512(a, T);                                                             \
-  }                                                                                          \
   static SC_TARGET_AVX512 void f32_spconv_##P##x2__avx512(const sc_spconv_args *a) {        \
     pair_avx512(a, T);                                                                       \
-  }                                                                                          \
-  static SC_TARGET_AVX512 void f32_spconv_##P##x2_aligned__avx512(const sc_spconv_args *a) { \
-    pair_aligned_avx512(a, T);                                                               \
   }
 SC_DEF(16, 1)
 SC_DEF(32, 2)
@@ -318,6 +312,58 @@ SC_DEF(224, 14)
 SC_DEF(240, 15)
 SC_DEF(256, 16)
 #undef SC_DEF
+
+/* The aligned kernels for tiles of 6 vectors and up only, the tiles the
+   engine gives them (a band's short last tiles take the split-load ones):
+   16 shifts x T unrolled vectors each made this file take 110 s to compile
+   under AddressSanitizer + UBSan with every T. */
+/* Sanitizer builds (Scripts/sanitize, sanitize-kernels, the fuzzers) take
+   three of those tile sizes, the same code at its edges (6, the smallest;
+   11; 16, the largest), and the split-load kernels for the rest: all of
+   them took their build a minute longer. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
+#define SC_FEW_ALIGNED 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(SC_FEW_ALIGNED)
+#define SC_FEW_ALIGNED 1
+#endif
+#ifdef SC_FEW_ALIGNED
+#define SC_ALIGNED_T(T) ((T) == 6 || (T) == 11 || (T) == 16)
+#else
+#define SC_ALIGNED_T(T) 1
+#endif
+#define SC_ALIGNED_SINGLE_DEF(P, T)                                                          \
+  static SC_TARGET_AVX512 void f32_spconv_##P##x1_aligned__avx512(const sc_spconv_args *a) { \
+    if (SC_ALIGNED_T(T)) single_aligned_avx512(a, T);                                        \
+    else single_avx512(a, T);                                                                \
+  }
+#define SC_ALIGNED_PAIR_DEF(P, T)                                                            \
+  static SC_TARGET_AVX512 void f32_spconv_##P##x2_aligned__avx512(const sc_spconv_args *a) { \
+    if (SC_ALIGNED_T(T)) pair_aligned_avx512(a, T);                                          \
+    else pair_avx512(a, T);                                                                  \
+  }
+SC_ALIGNED_SINGLE_DEF(96, 6)
+SC_ALIGNED_SINGLE_DEF(112, 7)
+SC_ALIGNED_SINGLE_DEF(128, 8)
+SC_ALIGNED_SINGLE_DEF(144, 9)
+SC_ALIGNED_SINGLE_DEF(160, 10)
+SC_ALIGNED_SINGLE_DEF(176, 11)
+SC_ALIGNED_SINGLE_DEF(192, 12)
+SC_ALIGNED_SINGLE_DEF(208, 13)
+SC_ALIGNED_SINGLE_DEF(224, 14)
+SC_ALIGNED_SINGLE_DEF(240, 15)
+SC_ALIGNED_SINGLE_DEF(256, 16)
+SC_ALIGNED_PAIR_DEF(96, 6)
+SC_ALIGNED_PAIR_DEF(112, 7)
+SC_ALIGNED_PAIR_DEF(128, 8)
+SC_ALIGNED_PAIR_DEF(144, 9)
+SC_ALIGNED_PAIR_DEF(160, 10)
+SC_ALIGNED_PAIR_DEF(176, 11)
+SC_ALIGNED_PAIR_DEF(192, 12)
+#undef SC_ALIGNED_SINGLE_DEF
+#undef SC_ALIGNED_PAIR_DEF
 
 /* Lanes [lo, hi) of 16, clipped. */
 static SC_AI __mmask16 range_mask16(int64_t lo, int64_t hi) {
@@ -363,14 +409,20 @@ void sc_spconv_kernels_avx512(sc_spconv_kernels *k) {
   k->tmax_single = 16;
   k->tmax_pair = 12;
 #define SC_SET(P, T)                                                                         \
-  k->single[T] = f32_spconv_##P##x1__avx512;                                                 \
-  k->single_aligned[T] = f32_spconv_##P##x1_aligned__avx512;                                 \
-  k->pair[T] = f32_spconv_##P##x2__avx512;                                                   \
-  k->pair_aligned[T] = f32_spconv_##P##x2_aligned__avx512;
+  k->single[T] = k->single_aligned[T] = f32_spconv_##P##x1__avx512;                          \
+  k->pair[T] = k->pair_aligned[T] = f32_spconv_##P##x2__avx512;
   SC_SET(16, 1) SC_SET(32, 2) SC_SET(48, 3) SC_SET(64, 4)
   SC_SET(80, 5) SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8)
   SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11) SC_SET(192, 12)
   SC_SET(208, 13) SC_SET(224, 14) SC_SET(240, 15) SC_SET(256, 16)
+#undef SC_SET
+#define SC_SET(P, T) k->single_aligned[T] = f32_spconv_##P##x1_aligned__avx512;
+  SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8) SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11)
+  SC_SET(192, 12) SC_SET(208, 13) SC_SET(224, 14) SC_SET(240, 15) SC_SET(256, 16)
+#undef SC_SET
+#define SC_SET(P, T) k->pair_aligned[T] = f32_spconv_##P##x2_aligned__avx512;
+  SC_SET(96, 6) SC_SET(112, 7) SC_SET(128, 8) SC_SET(144, 9) SC_SET(160, 10) SC_SET(176, 11)
+  SC_SET(192, 12)
 #undef SC_SET
   /* Zen 4: tiles of 3 (and 4): 6 weight broadcasts feed 18-24 FMAs, not
      12. Kernel probe, 2 threads, channel-level 90 % (dense rows), tiles of 2

@@ -86,7 +86,8 @@ typedef struct sc_spconv_kernels {
      it (valignd), so no load splits a cache line. Any order of positions
      gives the right sums, but each change of idx % 16 from one position to
      the next costs a jump, so spconv.c sorts a row's positions by it
-     (sort_by_shift). */
+     (sort_by_shift). Tiles of fewer than 6 vectors (a band's short last
+     ones) get the split-load kernel here: any order of positions suits it. */
   sc_spconv_ukernel single_aligned[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair[SC_SPCONV_TMAX + 1];
   sc_spconv_ukernel pair_aligned[SC_SPCONV_TMAX + 1]; /* pair from aligned loads, as single_aligned */
