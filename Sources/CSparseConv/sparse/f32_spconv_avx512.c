@@ -59,28 +59,61 @@ static SC_AI SC_TARGET_AVX512 void single_avx512(const sc_spconv_args *a, const 
    vector v is lanes [S, S + 16) of (A[v], A[v + 1]). Lanes outside what
    the unaligned loads would read are masked off (m0: A[0] below S; mlo,
    mhi: A[T - 1], A[T] past the tile's last lane), so no byte outside them
-   is read. A macro: valignd's shift must be a constant. */
-#define SC_SINGLE_RUN(S)                                                                   \
+   is read; at S = 0, A[T] is not read at all. WEIGHTS broadcasts position
+   k's weights, ACCUMULATE adds x (vector v) into the accumulators. Macros:
+   valignd's shift must be a constant. T >= 2 (tiles of 6 and up). */
+#define SC_ALIGNED_RUN(S, WEIGHTS, ACCUMULATE)                                               \
   do {                                                                                      \
     const float *ip = in + idx[k] - (S);                                                    \
-    const __m512 wv = _mm512_set1_ps(w[k]);                                                 \
-    if ((S) == 0) {                                                                         \
-      _Pragma("clang loop unroll(full)") for (int v = 0; v < T - 1; v++)                    \
-        acc[v] = _mm512_fmadd_ps(_mm512_loadu_ps(ip + 16 * v), wv, acc[v]);                 \
-      acc[T - 1] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(mlo, ip + 16 * (T - 1)), wv, acc[T - 1]); \
-    } else {                                                                                \
-      __m512i lo = _mm512_maskz_loadu_epi32(T == 1 ? (__mmask16)(m0 & mlo) : m0, ip);       \
-      _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                      \
-        __m512i hi;                                                                         \
-        if (v + 1 < T - 1) hi = _mm512_loadu_si512((const void *)(ip + 16 * (v + 1)));      \
-        else if (v + 1 == T - 1) hi = _mm512_maskz_loadu_epi32(mlo, ip + 16 * (v + 1));     \
-        else hi = _mm512_maskz_loadu_epi32(mhi, ip + 16 * T);                               \
-        acc[v] = _mm512_fmadd_ps(_mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, (S))), wv, acc[v]); \
-        lo = hi;                                                                            \
-      }                                                                                     \
+    WEIGHTS;                                                                                \
+    __m512i lo = (S) == 0 ? _mm512_loadu_si512((const void *)ip) : _mm512_maskz_loadu_epi32(m0, ip); \
+    _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                        \
+      __m512i hi;                                                                           \
+      if (v + 1 < T - 1) hi = _mm512_loadu_si512((const void *)(ip + 16 * (v + 1)));        \
+      else if (v + 1 == T - 1) hi = _mm512_maskz_loadu_epi32(mlo, ip + 16 * (v + 1));       \
+      else hi = (S) == 0 ? _mm512_setzero_si512() : _mm512_maskz_loadu_epi32(mhi, ip + 16 * T); \
+      const __m512 x = _mm512_castsi512_ps((S) == 0 ? lo : _mm512_alignr_epi32(hi, lo, (S))); \
+      ACCUMULATE;                                                                           \
+      lo = hi;                                                                              \
     }                                                                                       \
     k++;                                                                                    \
   } while (k < n && ((mis + (uint32_t)idx[k]) & 15u) == (uint32_t)(S))
+
+/* A row's positions over a tile, one SC_ALIGNED_RUN per run of equal
+   offset (sort_by_shift in spconv.c makes the runs long). */
+#define SC_ALIGNED_WALK(WEIGHTS, ACCUMULATE)                                                  \
+  do {                                                                                      \
+    const int32_t *idx = a->idx;                                                            \
+    const float *w = a->w;                                                                  \
+    const float *in = a->in;                                                                \
+    const uint32_t mis = (uint32_t)(((uintptr_t)in >> 2) & 15u);                            \
+    const uint32_t lastn = (uint32_t)a->lastn;                                              \
+    const int64_t n = a->nnz;                                                               \
+    for (int64_t k = 0; k < n;) {                                                           \
+      const uint32_t S = (mis + (uint32_t)idx[k]) & 15u, top = S + lastn;                   \
+      const __mmask16 m0 = (__mmask16)(0xFFFFu << S);                                       \
+      const __mmask16 mlo = (__mmask16)(top >= 16 ? 0xFFFFu : (1u << top) - 1u);           \
+      const __mmask16 mhi = (__mmask16)(top > 16 ? (1u << (top - 16)) - 1u : 0u);           \
+      switch (S) {                                                                          \
+      case 0: SC_ALIGNED_RUN(0, WEIGHTS, ACCUMULATE); break;                                \
+      case 1: SC_ALIGNED_RUN(1, WEIGHTS, ACCUMULATE); break;                                \
+      case 2: SC_ALIGNED_RUN(2, WEIGHTS, ACCUMULATE); break;                                \
+      case 3: SC_ALIGNED_RUN(3, WEIGHTS, ACCUMULATE); break;                                \
+      case 4: SC_ALIGNED_RUN(4, WEIGHTS, ACCUMULATE); break;                                \
+      case 5: SC_ALIGNED_RUN(5, WEIGHTS, ACCUMULATE); break;                                \
+      case 6: SC_ALIGNED_RUN(6, WEIGHTS, ACCUMULATE); break;                                \
+      case 7: SC_ALIGNED_RUN(7, WEIGHTS, ACCUMULATE); break;                                \
+      case 8: SC_ALIGNED_RUN(8, WEIGHTS, ACCUMULATE); break;                                \
+      case 9: SC_ALIGNED_RUN(9, WEIGHTS, ACCUMULATE); break;                                \
+      case 10: SC_ALIGNED_RUN(10, WEIGHTS, ACCUMULATE); break;                              \
+      case 11: SC_ALIGNED_RUN(11, WEIGHTS, ACCUMULATE); break;                              \
+      case 12: SC_ALIGNED_RUN(12, WEIGHTS, ACCUMULATE); break;                              \
+      case 13: SC_ALIGNED_RUN(13, WEIGHTS, ACCUMULATE); break;                              \
+      case 14: SC_ALIGNED_RUN(14, WEIGHTS, ACCUMULATE); break;                              \
+      default: SC_ALIGNED_RUN(15, WEIGHTS, ACCUMULATE); break;                              \
+      }                                                                                     \
+    }                                                                                       \
+  } while (0)
 
 static SC_AI SC_TARGET_AVX512 void single_aligned_avx512(const sc_spconv_args *a, const int T) {
   __m512 acc[SC_SPCONV_TMAX];
@@ -90,28 +123,7 @@ static SC_AI SC_TARGET_AVX512 void single_aligned_avx512(const sc_spconv_args *a
     const __m512 b = _mm512_set1_ps(a->b0);
     _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) acc[v] = b;
   }
-  const int32_t *idx = a->idx;
-  const float *w = a->w;
-  const float *in = a->in;
-  const uint32_t mis = (uint32_t)(((uintptr_t)in >> 2) & 15u);
-  const uint32_t lastn = (uint32_t)a->lastn;
-  const int64_t n = a->nnz;
-  for (int64_t k = 0; k < n;) {
-    const uint32_t S = (mis + (uint32_t)idx[k]) & 15u, top = S + lastn;
-    const __mmask16 m0 = (__mmask16)(0xFFFFu << S);
-    const __mmask16 mlo = (__mmask16)(top >= 16 ? 0xFFFFu : (1u << top) - 1u);
-    const __mmask16 mhi = (__mmask16)(top > 16 ? (1u << (top - 16)) - 1u : 0u);
-    switch (S) {
-#define SC_RUN(X)                                                                         \
-  case X:                                                                                 \
-    SC_SINGLE_RUN(X);                                                                    \
-    break;
-      SC_RUN(0) SC_RUN(1) SC_RUN(2) SC_RUN(3) SC_RUN(4) SC_RUN(5) SC_RUN(6) SC_RUN(7)
-      SC_RUN(8) SC_RUN(9) SC_RUN(10) SC_RUN(11) SC_RUN(12) SC_RUN(13) SC_RUN(14) SC_RUN(15)
-#undef SC_RUN
-    }
-  }
-#undef SC_SINGLE_RUN
+  SC_ALIGNED_WALK(const __m512 wv = _mm512_set1_ps(w[k]), acc[v] = _mm512_fmadd_ps(x, wv, acc[v]));
   if (a->pout) {
     _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) _mm512_store_ps(a->pout + 16 * v, acc[v]);
     return;
@@ -120,34 +132,7 @@ static SC_AI SC_TARGET_AVX512 void single_aligned_avx512(const sc_spconv_args *a
   _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) store_avx512(acc[v], a, v, a->out0, lo, hi);
 }
 
-/* pair_avx512 from aligned loads, as single_aligned_avx512 (SC_SINGLE_RUN). */
-#define SC_PAIR_RUN(S)                                                                      \
-  do {                                                                                      \
-    const float *ip = in + idx[k] - (S);                                                    \
-    const __m512 w0 = _mm512_set1_ps(w[2 * k]), w1 = _mm512_set1_ps(w[2 * k + 1]);          \
-    if ((S) == 0) {                                                                         \
-      _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                      \
-        const __m512 x = v < T - 1 ? _mm512_loadu_ps(ip + 16 * v)                           \
-                                   : _mm512_maskz_loadu_ps(mlo, ip + 16 * v);               \
-        acc0[v] = _mm512_fmadd_ps(x, w0, acc0[v]);                                          \
-        acc1[v] = _mm512_fmadd_ps(x, w1, acc1[v]);                                          \
-      }                                                                                     \
-    } else {                                                                                \
-      __m512i lo = _mm512_maskz_loadu_epi32(T == 1 ? (__mmask16)(m0 & mlo) : m0, ip);       \
-      _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {                      \
-        __m512i hi;                                                                         \
-        if (v + 1 < T - 1) hi = _mm512_loadu_si512((const void *)(ip + 16 * (v + 1)));      \
-        else if (v + 1 == T - 1) hi = _mm512_maskz_loadu_epi32(mlo, ip + 16 * (v + 1));     \
-        else hi = _mm512_maskz_loadu_epi32(mhi, ip + 16 * T);                               \
-        const __m512 x = _mm512_castsi512_ps(_mm512_alignr_epi32(hi, lo, (S)));             \
-        acc0[v] = _mm512_fmadd_ps(x, w0, acc0[v]);                                          \
-        acc1[v] = _mm512_fmadd_ps(x, w1, acc1[v]);                                          \
-        lo = hi;                                                                            \
-      }                                                                                     \
-    }                                                                                       \
-    k++;                                                                                    \
-  } while (k < n && ((mis + (uint32_t)idx[k]) & 15u) == (uint32_t)(S))
-
+/* pair_avx512 from aligned loads, as single_aligned_avx512. */
 static SC_AI SC_TARGET_AVX512 void pair_aligned_avx512(const sc_spconv_args *a, const int T) {
   __m512 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
   if (a->pin) {
@@ -162,27 +147,8 @@ static SC_AI SC_TARGET_AVX512 void pair_aligned_avx512(const sc_spconv_args *a, 
       acc1[v] = b1;
     }
   }
-  const int32_t *idx = a->idx;
-  const float *w = a->w;
-  const float *in = a->in;
-  const uint32_t mis = (uint32_t)(((uintptr_t)in >> 2) & 15u);
-  const uint32_t lastn = (uint32_t)a->lastn;
-  const int64_t n = a->nnz;
-  for (int64_t k = 0; k < n;) {
-    const uint32_t S = (mis + (uint32_t)idx[k]) & 15u, top = S + lastn;
-    const __mmask16 m0 = (__mmask16)(0xFFFFu << S);
-    const __mmask16 mlo = (__mmask16)(top >= 16 ? 0xFFFFu : (1u << top) - 1u);
-    const __mmask16 mhi = (__mmask16)(top > 16 ? (1u << (top - 16)) - 1u : 0u);
-    switch (S) {
-#define SC_RUN(X)                                                                         \
-  case X:                                                                                 \
-    SC_PAIR_RUN(X);                                                                       \
-    break;
-      SC_RUN(0) SC_RUN(1) SC_RUN(2) SC_RUN(3) SC_RUN(4) SC_RUN(5) SC_RUN(6) SC_RUN(7)
-      SC_RUN(8) SC_RUN(9) SC_RUN(10) SC_RUN(11) SC_RUN(12) SC_RUN(13) SC_RUN(14) SC_RUN(15)
-#undef SC_RUN
-    }
-  }
+  SC_ALIGNED_WALK(const __m512 w0 = _mm512_set1_ps(w[2 * k]); const __m512 w1 = _mm512_set1_ps(w[2 * k + 1]),
+                  acc0[v] = _mm512_fmadd_ps(x, w0, acc0[v]); acc1[v] = _mm512_fmadd_ps(x, w1, acc1[v]));
   if (a->pout) {
     _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) {
       _mm512_store_ps(a->pout + 16 * v, acc0[v]);
@@ -194,7 +160,8 @@ static SC_AI SC_TARGET_AVX512 void pair_aligned_avx512(const sc_spconv_args *a, 
   _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) store_avx512(acc0[v], a, v, a->out0, lo, hi);
   _Pragma("clang loop unroll(full)") for (int v = 0; v < T; v++) store_avx512(acc1[v], a, v, a->out1, lo, hi);
 }
-#undef SC_PAIR_RUN
+#undef SC_ALIGNED_WALK
+#undef SC_ALIGNED_RUN
 
 static SC_AI SC_TARGET_AVX512 void pair_avx512(const sc_spconv_args *a, const int T) {
   __m512 acc0[SC_SPCONV_TMAX], acc1[SC_SPCONV_TMAX];
@@ -314,13 +281,12 @@ SC_DEF(256, 16)
 #undef SC_DEF
 
 /* The aligned kernels for tiles of 6 vectors and up only, the tiles the
-   engine gives them (a band's short last tiles take the split-load ones):
-   16 shifts x T unrolled vectors each made this file take 110 s to compile
-   under AddressSanitizer + UBSan with every T. */
-/* Sanitizer builds (Scripts/sanitize, sanitize-kernels, the fuzzers) take
-   three of those tile sizes, the same code at its edges (6, the smallest;
-   11; 16, the largest), and the split-load kernels for the rest: all of
-   them took their build a minute longer. */
+   engine gives them (a band's short last tiles take the split-load ones).
+   16 shifts x T unrolled vectors for every T made this file take 110 s to
+   compile under AddressSanitizer + UBSan, so sanitizer builds (Scripts/
+   sanitize, sanitize-kernels, the fuzzers) take three tile sizes, the same
+   code at its edges (6, the smallest; 11; 16, the largest), and the
+   split-load kernels for the rest. */
 #if defined(__has_feature)
 #if __has_feature(address_sanitizer) || __has_feature(undefined_behavior_sanitizer)
 #define SC_FEW_ALIGNED 1

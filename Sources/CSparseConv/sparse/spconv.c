@@ -1163,10 +1163,11 @@ static sc_status build_chunks(const sc_conv_op *op, sc_spconv *s, const float *w
 
 /* The kernels from aligned loads (single_aligned, pair_aligned) jump to
    another loop where the offset from a 64-byte boundary changes from one
-   position to the next: each row's positions (each chunk's, chunked) are
-   put in runs of equal idx % 16, in their order within a run (a stable
-   counting sort; values move with them). A tile's own offset adds the same
-   amount to every position, so they stay runs. */
+   position to the next: each row's positions are put in runs of equal
+   idx % 16, in their order within a run (a stable counting sort; values
+   move with them). A tile's own offset adds the same amount to every
+   position, so they stay runs. Whole rows only (nch == 1: no chunk
+   boundaries to keep). */
 static sc_status sort_by_shift(sc_spconv *s) {
   int64_t most = 0;
   for (int32_t r = 0; r < s->nrows; r++) most = SC_MAX(most, (int64_t)s->rows[r].nnz);
@@ -1181,22 +1182,18 @@ static sc_status sort_by_shift(sc_spconv *s) {
     const sc_spconv_row *row = &s->rows[r];
     if (row->nc) continue;
     const int per = row->c1 >= 0 ? 2 : 1;
-    for (int32_t c = 0; c < s->nch; c++) {
-      const int32_t a = s->nch > 1 ? s->cstart[(int64_t)r * (s->nch + 1) + c] : 0;
-      const int32_t b = s->nch > 1 ? s->cstart[(int64_t)r * (s->nch + 1) + c + 1] : row->nnz;
-      int32_t *ip = s->idx + row->first + a;
-      float *vp = s->val + row->vfirst + (int64_t)per * a;
-      int32_t start[17] = {0};
-      for (int32_t k = 0; k < b - a; k++) start[(ip[k] & 15) + 1]++;
-      for (int32_t i = 0; i < 16; i++) start[i + 1] += start[i];
-      for (int32_t k = 0; k < b - a; k++) {
-        const int32_t to = start[ip[k] & 15]++;
-        ti[to] = ip[k];
-        for (int j = 0; j < per; j++) tv[(int64_t)per * to + j] = vp[(int64_t)per * k + j];
-      }
-      memcpy(ip, ti, sizeof(int32_t) * (size_t)(b - a));
-      memcpy(vp, tv, sizeof(float) * (size_t)per * (size_t)(b - a));
+    int32_t *ip = s->idx + row->first;
+    float *vp = s->val + row->vfirst;
+    int32_t start[17] = {0};
+    for (int32_t k = 0; k < row->nnz; k++) start[(ip[k] & 15) + 1]++;
+    for (int32_t i = 0; i < 16; i++) start[i + 1] += start[i];
+    for (int32_t k = 0; k < row->nnz; k++) {
+      const int32_t to = start[ip[k] & 15]++;
+      ti[to] = ip[k];
+      for (int j = 0; j < per; j++) tv[(int64_t)per * to + j] = vp[(int64_t)per * k + j];
     }
+    memcpy(ip, ti, sizeof(int32_t) * (size_t)row->nnz);
+    memcpy(vp, tv, sizeof(float) * (size_t)per * (size_t)row->nnz);
   }
   sc_aligned_free(ti);
   sc_aligned_free(tv);
@@ -1419,9 +1416,9 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
      512@14 0.85, 1024->256@14 0.93, 512->128@28 0.89, 256->64@56 0.97
      (its planes are whole vectors: most loads were aligned already), 75 %
      1024->256@14 0.95, 95 % 512@14 0.92; 1x2 blocks 1x1 1024->256@14 0.93,
-     512@14 0.95, 256->64@56 1.01. Chunked rows sort within each chunk,
-     into runs of 2-3 positions, and lost (element-wise 3x3 512@7 1.35,
-     256@14 0.98-1.07 by the build), as did 4-vector tiles (1x1
+     512@14 0.87-0.95, 256->64@56 1.01. Chunked rows sorted within each
+     chunk, into runs of 2-3 positions, lost (element-wise 3x3 512@7
+     1.22-1.37, 256@14 0.79-1.07 across variants and hours), as did 4-vector tiles (1x1
      2048->512@7 1.07) and rows of under 8 positions, where a jump comes
      every position or two (ResNeXt 3x3 128@56 g32, 3.6 a row: 1.036).
      Also faster: AlexNet 11x11/4 3->96, element-wise 0.91, 1x2 blocks
