@@ -1510,13 +1510,22 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
    0.91, 50 % 0.98; 256@7 90 % 0.97; 1 thread 512@7 90 % 0.91 (0.283 ->
    0.255 ms). Without the spans, 2 threads gained nothing (a throwaway
    toggle, 0.98-1.01). 13x13 and 14x14 stay pairs (dense rows 3-10 %
-   slower there, on 16 lanes or 8, one thread). */
+   slower there, on 16 lanes or 8, one thread).
+   Zen 3 again, with today's engine (per-thread planes, vector slices, plain
+   loads), as on Zen 1: dense rows on the small planes too, so every CPU
+   without AVX-512 takes them. Benchmarks/kernel-probe/ab.sh, 2 threads,
+   channel-level, time dense rows / pairs, two sets of three processes
+   (the host's speed moved between them): 3x3 256@14 (26 filters at 90 %)
+   0.92-0.98, 95 % 0.90-0.91, 75 % 0.87-0.89, 50 % 0.77-0.84; 512@7 (51)
+   90 % 0.87-1.04, 95 % 0.81-0.97, 75 % 0.81-0.83, 50 % 0.78; 384@13
+   0.83-1.00; AlexNet 256@13 g2 1.01-1.02 (equal on Zen 1); 64@56, whose
+   plane was already large enough, 1.00-1.02. */
 sc_status sc_spconv_init_dense(sc_conv_op *op, const float *weight) {
   const sc_conv_desc *d = &op->desc;
   const sc_isa isa = spconv_isa(op, ROWS_DENSE);
   sc_spconv_kernels k;
   pick_kernels(isa, &k);
-  const bool small_ok = sc_cpu_avx2_halves() || (op->isa == SC_ISA_AVX512 && isa == SC_ISA_AVX2);
+  const bool small_ok = !sc_isa_supported(SC_ISA_AVX512) || (op->isa == SC_ISA_AVX512 && isa == SC_ISA_AVX2);
   if (k.tmax_dense > 0 && d->out_channels / d->groups >= 4 && d->stride_h == 1 && d->stride_w == 1 &&
       ((int64_t)op->out_h * op->out_w > 256 || small_ok))
     return spconv_init(op, weight, NULL, 0, 1);
