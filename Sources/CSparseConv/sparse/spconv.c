@@ -1518,7 +1518,7 @@ sc_status sc_spconv_init(sc_conv_op *op, const float *weight, const uint8_t *mas
    (the host's speed moved between them): 3x3 256@14 (26 filters at 90 %)
    0.92-0.98, 95 % 0.90-0.91, 75 % 0.87-0.89, 50 % 0.77-0.84; 512@7 (51)
    90 % 0.87-1.04, 95 % 0.81-0.97, 75 % 0.81-0.83, 50 % 0.78; 384@13
-   0.83-1.00; AlexNet 256@13 g2 1.01-1.02 (equal on Zen 1); 64@56, whose
+   0.83-1.00; AlexNet 256@13 g2 1.01-1.07 (equal on Zen 1); 64@56, whose
    plane was already large enough, 1.00-1.02. */
 sc_status sc_spconv_init_dense(sc_conv_op *op, const float *weight) {
   const sc_conv_desc *d = &op->desc;
