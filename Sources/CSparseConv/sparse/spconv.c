@@ -1418,9 +1418,10 @@ static sc_status spconv_init(sc_conv_op *op, const float *weight, const uint8_t 
      1024->256@14 0.95, 95 % 512@14 0.92; 1x2 blocks 1x1 1024->256@14 0.93,
      512@14 0.87-0.95, 256->64@56 1.01. Chunked rows sorted within each
      chunk, into runs of 2-3 positions, lost (element-wise 3x3 512@7
-     1.22-1.37, 256@14 0.79-1.07 across variants and hours), as did 4-vector tiles (1x1
-     2048->512@7 1.07) and rows of under 8 positions, where a jump comes
-     every position or two (ResNeXt 3x3 128@56 g32, 3.6 a row: 1.036).
+     1.22-1.37, 256@14 0.79-1.07 across variants and hours), as did
+     4-vector tiles (1x1 2048->512@7 1.07) and rows of under 8 positions,
+     where a jump comes every position or two (ResNeXt 3x3 128@56 g32, 3.6
+     a row: 1.036).
      Also faster: AlexNet 11x11/4 3->96, element-wise 0.91, 1x2 blocks
      0.93; MobileNet 1x1 128@56 element-wise 0.92. */
   if (!dense && s->k.single_aligned[1] && zen5_rows(s) && s->nch == 1 &&
