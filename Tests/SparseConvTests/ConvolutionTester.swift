@@ -2,8 +2,8 @@ import Testing
 @testable import SparseConv
 
 /// Builds one convolution case with chained setters, runs a path on every
-/// instruction set this CPU has and on 1 and 2 threads, and compares with the
-/// reference convolution.
+/// instruction set this CPU has and on 1 and 2 threads (or the counts set),
+/// and compares with the reference convolution.
 ///
 /// The error measure is the normalized error: max |out - ref| / max |ref|,
 /// required ≤ 1e-4.
@@ -23,6 +23,8 @@ struct ConvolutionTester {
     var sparsity = 0.0
     var granularity = ExecutionPath.element
     var seed: UInt64 = 1
+    /// Thread counts each instruction set runs on.
+    var threadCounts = [1, 2]
 
     static let tolerance: Float = 1e-4
 
@@ -45,6 +47,7 @@ struct ConvolutionTester {
     func activation(_ a: Activation) -> Self { var c = self; c.activation = a; return c }
     func sparsity(_ s: Double, _ g: ExecutionPath) -> Self { var c = self; c.sparsity = s; c.granularity = g; return c }
     func seed(_ s: UInt64) -> Self { var c = self; c.seed = s; return c }
+    func threads(_ counts: [Int]) -> Self { var c = self; c.threadCounts = counts; return c }
 
     func spec() throws -> Conv2DSpec {
         try Conv2DSpec(inChannels: inChannels, outChannels: outChannels, inputSize: inputSize, kernelSize: kernelSize,
@@ -65,7 +68,8 @@ struct ConvolutionTester {
         return weight
     }
 
-    /// Runs `path` on every supported ISA and on 1 and 2 threads; records failures.
+    /// Runs `path` on every supported ISA and on each of `threadCounts` (1 and 2
+    /// unless set); records failures.
     func test(_ path: ExecutionPath, sourceLocation: SourceLocation = #_sourceLocation) throws {
         let spec = try spec()
         let weight = try weights(for: spec)
@@ -74,7 +78,7 @@ struct ConvolutionTester {
         let expected = try Reference.conv2d(spec, input: input, weight: weight, bias: bias, activation: activation)
         for isa in InstructionSet.allCases where isa.isSupported {
             let conv = try Conv2D(spec: spec, weight: weight, bias: bias, activation: activation, path: path, instructionSet: isa)
-            for threads in [1, 2] {
+            for threads in threadCounts {
                 let output = try conv(input, threads: threads)
                 let error = try output.normalizedError(to: expected)
                 #expect(error <= Self.tolerance,

@@ -86,6 +86,17 @@ enum EdgeCases {
         }
     }
 
+    /// The channel-vector GEMM's units (a tile of filters, a block of
+    /// pixels) shared out among 2, 3 and 5 threads, whose shares start and end
+    /// inside an image's or a group's run and which take each other's last
+    /// units (AVX2); more than one block of pixels in the second case.
+    @Test func channelVectorUnitsSharedOutAmongThreads() throws {
+        try EdgeCases.base.inChannels(32).outChannels(96).groups(2).kernel(3).padding(1).input(10).batch(3)
+            .threads([2, 3, 5]).test(.dense)
+        try EdgeCases.base.inChannels(16).outChannels(80).kernel(3).padding(1).input(21, 19).batch(2)
+            .activation(.relu).threads([2, 3]).test(.dense)
+    }
+
     @Test func groupedResNeXtAndAlexNetShapes() throws {
         try EdgeCases.base.channels(128).groups(32).kernel(3).padding(1).input(14).test(.grouped)
         try EdgeCases.base.channels(96).groups(2).kernel(3).padding(1).input(13).test(.grouped)

@@ -70,7 +70,8 @@
  * barrier. PV splits the list (image, group, N block, M tile) by thread index
  * (a thread packs a B block once for all its M tiles); CV splits the list
  * (image, group, 16-channel vector) and tiles each thread's run itself, so
- * threads stay balanced to one vector; gconv splits (image, group, M4 tile,
+ * threads stay balanced to one vector (AVX2: a thread that is done takes the
+ * others' last (tile, pixel block) units); gconv splits (image, group, M4 tile,
  * pixel tile).
  */
 #include "gemm.h"
@@ -325,54 +326,97 @@ static void gemm_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch
   }
 }
 
+/* One tile of tnv 16-channel vectors from vector v of group g of image b:
+   every pixel block and K block, then the transposition into NCHW. */
+static void cv_tile(const sc_conv_op *op, const dense_impl *d, const float *src, size_t img,
+                    float *output, float *acc, int32_t b, int32_t g, int32_t v, int32_t tnv,
+                    int32_t pblo, int32_t pbhi) {
+  const sc_conv_desc *cd = &op->desc;
+  const int32_t cin_g = cd->in_channels / d->groups;
+  const size_t ldw = (size_t)d->mvec * 16, vstride = (size_t)d->K * 16;
+  const float *x = src + (size_t)b * img + (size_t)g * cin_g * d->plane;
+  float *out_g = output + ((size_t)b * cd->out_channels + (size_t)g * d->M) * (size_t)d->N;
+  int32_t oc0 = v * 16;
+  int32_t nch = SC_MIN(tnv * 16, d->M - oc0);
+  for (int32_t pb = pblo; pb < pbhi; pb++) {
+    int32_t pb0, pbn;
+    tile_of(d->N, d->nb, pb, &pb0, &pbn);
+    const int32_t npt = (pbn + d->cv_mp - 1) / d->cv_mp;
+    for (int32_t kb = 0; kb < d->nk; kb++) {
+      int32_t k0 = kb * d->kc, kc = SC_MIN(d->kc, d->K - k0);
+      int flags = d->flags | (kb == 0 ? SC_GEMM_FIRST : 0) | (kb == d->nk - 1 ? SC_GEMM_LAST : 0);
+      const float *w = d->wcv + ((size_t)g * d->mvec + v) * vstride + (size_t)k0 * 16;
+      for (int32_t pt = 0; pt < npt; pt++) {
+        int32_t p0, mp;
+        tile_of(pbn, npt, pt, &p0, &mp);
+        d->cvgemm((size_t)kc, w, vstride, x, d->poff + pb0 + p0, d->koff + k0, mp, tnv,
+                  acc + (size_t)p0 * 48, d->bcv + (size_t)g * ldw + oc0, flags);
+      }
+    }
+    for (int32_t j = 0; j < nch; j++) {
+      float *o = out_g + (size_t)(oc0 + j) * d->N + pb0;
+      for (int32_t p = 0; p < pbn; p++) o[p] = acc[(size_t)p * 48 + j];
+    }
+  }
+}
+
 /*
  * Channel-vector mode: thread tid takes a contiguous run of 16-channel vectors
  * of the list (image, group, vector) and cuts each (image, group) part of it
  * into tiles of up to 3 vectors, so the threads stay balanced to one vector.
+ * With claim (AVX2, see dense_run) each thread walks its own share forward a
+ * unit (tile, pixel block) at a time, then takes what is left of the others'.
  */
 static void cv_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
                       const float *input, float *output, const float *pad, float *acc,
-                      int nthreads, int tid) {
+                      int nthreads, int tid, int64_t *claim) {
   const sc_conv_desc *cd = &op->desc;
-  const int32_t cin_g = cd->in_channels / d->groups;
   const size_t img = d->pad_copy ? d->pad_floats : (size_t)cd->in_channels * d->plane;
   const float *src = d->pad_copy ? pad : input;
-  const size_t ldw = (size_t)d->mvec * 16, vstride = (size_t)d->K * 16;
-  int64_t total = (int64_t)batch * d->groups * d->mvec, v0, v1;
+  const int64_t total = (int64_t)batch * d->groups * d->mvec;
+  if (claim) {
+    /* claim[8 * t]: the next unit of thread t's share (a cache line each).
+       A share's units, in order: its runs of vectors per (image, group), the
+       tiles of each run, the pixel blocks of each tile. Claims of one share
+       only grow, so each thread walks a share's runs once. */
+    for (int o = 0; o < nthreads; o++) {
+      const int owner = (tid + o) % nthreads;
+      int64_t v0, v1;
+      sc_split(total, nthreads, owner, &v0, &v1);
+      int64_t first = 0; /* index of the first unit of the run at v0 */
+      for (int64_t k = __atomic_fetch_add(&claim[8 * owner], 1, __ATOMIC_RELAXED);;
+           k = __atomic_fetch_add(&claim[8 * owner], 1, __ATOMIC_RELAXED)) {
+        int32_t vs = 0, nvv = 0, nt = 0;
+        for (; v0 < v1; v0 += nvv) {
+          vs = (int32_t)(v0 % d->mvec);
+          nvv = (int32_t)SC_MIN((int64_t)d->mvec - vs, v1 - v0);
+          nt = (nvv + 2) / 3;
+          if (k < first + (int64_t)nt * d->nb) break;
+          first += (int64_t)nt * d->nb;
+        }
+        if (v0 >= v1) break;
+        const int64_t bg = v0 / d->mvec;
+        const int32_t t = (int32_t)((k - first) / d->nb), pb = (int32_t)((k - first) % d->nb);
+        int32_t tv0, tnv;
+        tile_of(nvv, nt, t, &tv0, &tnv);
+        cv_tile(op, d, src, img, output, acc, (int32_t)(bg / d->groups), (int32_t)(bg % d->groups), vs + tv0,
+                tnv, pb, pb + 1);
+      }
+    }
+    return;
+  }
+  int64_t v0, v1;
   sc_split(total, nthreads, tid, &v0, &v1);
   while (v0 < v1) {
     int64_t bg = v0 / d->mvec;
     int32_t vs = (int32_t)(v0 % d->mvec);
     int32_t ve = (int32_t)SC_MIN((int64_t)d->mvec, vs + (v1 - v0));
-    int32_t b = (int32_t)(bg / d->groups), g = (int32_t)(bg % d->groups);
-    const float *x = src + (size_t)b * img + (size_t)g * cin_g * d->plane;
-    float *out_g = output + ((size_t)b * cd->out_channels + (size_t)g * d->M) * (size_t)d->N;
     int32_t nvv = ve - vs, nt = (nvv + 2) / 3;
     for (int32_t t = 0; t < nt; t++) {
       int32_t tv0, tnv;
       tile_of(nvv, nt, t, &tv0, &tnv);
-      int32_t oc0 = (vs + tv0) * 16;
-      int32_t nch = SC_MIN(tnv * 16, d->M - oc0);
-      for (int32_t pb = 0; pb < d->nb; pb++) {
-        int32_t pb0, pbn;
-        tile_of(d->N, d->nb, pb, &pb0, &pbn);
-        const int32_t npt = (pbn + d->cv_mp - 1) / d->cv_mp;
-        for (int32_t kb = 0; kb < d->nk; kb++) {
-          int32_t k0 = kb * d->kc, kc = SC_MIN(d->kc, d->K - k0);
-          int flags = d->flags | (kb == 0 ? SC_GEMM_FIRST : 0) | (kb == d->nk - 1 ? SC_GEMM_LAST : 0);
-          const float *w = d->wcv + ((size_t)g * d->mvec + vs + tv0) * vstride + (size_t)k0 * 16;
-          for (int32_t pt = 0; pt < npt; pt++) {
-            int32_t p0, mp;
-            tile_of(pbn, npt, pt, &p0, &mp);
-            d->cvgemm((size_t)kc, w, vstride, x, d->poff + pb0 + p0, d->koff + k0, mp, tnv,
-                      acc + (size_t)p0 * 48, d->bcv + (size_t)g * ldw + oc0, flags);
-          }
-        }
-        for (int32_t j = 0; j < nch; j++) {
-          float *o = out_g + (size_t)(oc0 + j) * d->N + pb0;
-          for (int32_t p = 0; p < pbn; p++) o[p] = acc[(size_t)p * 48 + j];
-        }
-      }
+      cv_tile(op, d, src, img, output, acc, (int32_t)(bg / d->groups), (int32_t)(bg % d->groups), vs + tv0,
+              tnv, 0, d->nb);
     }
     v0 += nvv;
   }
@@ -459,6 +503,9 @@ static size_t shared_bytes(const dense_impl *d, int32_t batch) {
   return sc_round_up(n * sizeof(float));
 }
 
+/* Most threads whose channel-vector runs steal units (see dense_run). */
+#define CV_STEAL_THREADS 64
+
 /* Most bytes of padded input copies a run may hold, all threads together. */
 #define PRIVATE_PAD_MAX ((size_t)64 << 20)
 
@@ -492,9 +539,10 @@ static size_t dense_workspace(const sc_conv_op *op, int32_t batch, int32_t threa
 }
 
 static void run_thread(const sc_conv_op *op, const dense_impl *d, int32_t batch,
-                       const float *input, float *output, float *pad, float *ws, int n, int tid) {
+                       const float *input, float *output, float *pad, float *ws, int n, int tid,
+                       int64_t *claim) {
   if (d->gconv) gconv_thread(op, d, batch, input, output, n, tid);
-  else if (d->cv) cv_thread(op, d, batch, input, output, pad, ws, n, tid);
+  else if (d->cv) cv_thread(op, d, batch, input, output, pad, ws, n, tid, claim);
   else gemm_thread(op, d, batch, input, output, pad, ws, n, tid);
 }
 
@@ -507,6 +555,20 @@ static sc_status dense_run(const sc_conv_op *op, int32_t batch, const float *inp
   char *wsbase = (char *)workspace + shared * (priv ? (size_t)threads : 1);
 #ifdef _OPENMP
   if (threads > 1) {
+    /* AVX2 channel vectors: a thread done with its share takes the others'
+       last units (see cv_thread). The two vCPUs of a cloud host run at
+       different speeds from moment to moment, and a fixed split waits for
+       the slower one. ab.sh, Zen 3, 2 threads, dense, time stealing / fixed
+       split, 16 alternating blocks a process, two to four processes: 3x3
+       64@56 0.91-0.99, 128@28 0.90-0.99, 256@14 0.99-1.04, 512@7 0.89-1.03,
+       d2 64@56 0.87-1.01, s2 128@56 0.97-1.00, VGG 256@56 0.94, AlexNet
+       256@13 g2 0.98-1.01, 512->51@7 0.98-0.99, 1x1 1024->256@14 0.99-1.01,
+       512@14 0.90-1.01; 1 thread 1.00. Units of one filter vector (not
+       tiles of three) read a deep 1x1 layer's pixels three times as often
+       (1024->256@14 1.09). */
+    int64_t claims[8 * CV_STEAL_THREADS] __attribute__((aligned(64)));
+    const bool steal = d->cv && op->isa == SC_ISA_AVX2 && threads <= CV_STEAL_THREADS;
+    if (steal) memset(claims, 0, sizeof(int64_t) * 8 * (size_t)threads);
 #pragma omp parallel num_threads(threads)
     {
       int tid = omp_get_thread_num(), n = omp_get_num_threads();
@@ -518,14 +580,14 @@ static sc_status dense_run(const sc_conv_op *op, int32_t batch, const float *inp
         pad_thread(op, d, batch, input, pad, n, tid);
 #pragma omp barrier
       }
-      run_thread(op, d, batch, input, output, mine, ws, n, tid);
+      run_thread(op, d, batch, input, output, mine, ws, n, tid, steal ? claims : NULL);
     }
     return SC_OK;
   }
 #endif
   (void)threads;
   if (d->pad_copy) pad_thread(op, d, batch, input, pad, 1, 0);
-  run_thread(op, d, batch, input, output, pad, per ? (float *)wsbase : NULL, 1, 0);
+  run_thread(op, d, batch, input, output, pad, per ? (float *)wsbase : NULL, 1, 0, NULL);
   return SC_OK;
 }
 
